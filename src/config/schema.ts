@@ -1,0 +1,185 @@
+/**
+ * The schema of conduit.yaml. Every object is strict: an unknown key is an error, so a typo
+ * never passes silently. Defaults are filled here, so the rest of the code reads one
+ * fully-defaulted `Config`.
+ */
+import { z } from 'zod';
+import { ProviderTypes } from '../providers/types.js';
+
+const positiveInt = z.number().int().positive();
+
+/** A rate limit over one window: so many requests, or so many tokens, per `perSeconds`. */
+const rateLimit = z
+  .strictObject({
+    requests: positiveInt.optional(),
+    tokens: positiveInt.optional(),
+    perSeconds: positiveInt,
+  })
+  .refine((limit) => (limit.requests === undefined) !== (limit.tokens === undefined), {
+    message: 'give exactly one of requests or tokens',
+  });
+export type RateLimit = z.infer<typeof rateLimit>;
+
+const provider = z.strictObject({
+  type: z.enum(ProviderTypes),
+  /** Defaults to the provider's public API; required for openai-compatible. */
+  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Several keys form a pool, spread round-robin. */
+  keys: z.array(z.string().min(1, 'is empty (is its ${VAR} set?)')).default([]),
+  /** What this provider offers; empty: any model may be asked. */
+  models: z.array(z.string().min(1)).default([]),
+  /** @default 60000 */
+  timeoutMs: positiveInt.default(60_000),
+  /** Until the first byte of the answer, and then the longest silence mid-stream. @default 30000 */
+  firstByteTimeoutMs: positiveInt.default(30_000),
+  /** echo only: delay between streamed words. @default 0 */
+  delayMs: z.number().int().nonnegative().default(0),
+});
+export type ProviderConfig = z.infer<typeof provider>;
+
+const price = z.strictObject({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cachedInput: z.number().nonnegative().optional(),
+});
+export type Price = z.infer<typeof price>;
+
+export const Strategies = ['fallback', 'loadbalance', 'latency', 'cost'] as const;
+
+const modelRoute = z.strictObject({
+  /** @default fallback */
+  strategy: z.enum(Strategies).default('fallback'),
+  targets: z
+    .array(
+      z.strictObject({
+        provider: z.string().min(1),
+        model: z.string().min(1),
+        /** loadbalance only. @default 1 */
+        weight: z.number().positive().default(1),
+      }),
+    )
+    .min(1),
+});
+export type ModelRouteConfig = z.infer<typeof modelRoute>;
+
+const client = z
+  .strictObject({
+    id: z.string().min(1),
+    key: z.string().min(1, 'is empty (is its ${VAR} set?)').optional(),
+    keySha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
+      .optional(),
+    /** Admins see every client's usage and may invalidate the cache. @default false */
+    admin: z.boolean().default(false),
+    /** Allowed aliases or provider/model globs (`openai/*`); absent: all. */
+    models: z.array(z.string().min(1)).optional(),
+    rateLimits: z.array(rateLimit).default([]),
+    budget: z
+      .strictObject({
+        usd: z.number().nonnegative(),
+        period: z.enum(['day', 'week', 'month']).default('month'),
+        alertAt: z.array(z.number().positive().max(1)).default([0.8, 1]),
+      })
+      .optional(),
+  })
+  .refine((c) => (c.key === undefined) !== (c.keySha256 === undefined), {
+    message: 'give exactly one of key or keySha256',
+  });
+export type ClientConfig = z.infer<typeof client>;
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        /** @default 4000 */
+        port: z.number().int().min(0).max(65535).default(4000),
+        /** @default 127.0.0.1 */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** How long SIGTERM waits for in-flight requests and streams. @default 10000 */
+        shutdownTimeoutMs: positiveInt.default(10_000),
+        /** The deepest GraphQL selection accepted. @default 12 */
+        maxQueryDepth: positiveInt.default(12),
+      })
+      .prefault({}),
+    redis: z.strictObject({ url: z.url({ protocol: /^rediss?$/ }) }).optional(),
+    database: z
+      .strictObject({
+        /** sqlite:./path, sqlite::memory: or postgres://… @default sqlite:./data/conduit.db */
+        url: z
+          .string()
+          .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
+          .default('sqlite:./data/conduit.db'),
+      })
+      .prefault({}),
+    providers: z.record(z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . - only'), provider),
+    pricing: z.record(z.string(), price).default({}),
+    models: z.record(z.string().min(1), modelRoute).default({}),
+    retry: z
+      .strictObject({
+        /** Tries per target, the first included. @default 3 */
+        attempts: positiveInt.default(3),
+        /** @default 100 */
+        initialDelayMs: z.number().int().nonnegative().default(100),
+        /** @default 5000 */
+        maxDelayMs: z.number().int().nonnegative().default(5000),
+        /** One request's whole budget, every try and target included. @default 120000 */
+        deadlineMs: positiveInt.default(120_000),
+      })
+      .prefault({}),
+    cache: z
+      .strictObject({
+        /** @default true */
+        enabled: z.boolean().default(true),
+        /** @default 3600 */
+        ttlSeconds: positiveInt.default(3600),
+        /** In-memory store only. @default 10000 */
+        maxEntries: positiveInt.default(10_000),
+        /** client: no tenant reads another's answers; global: shared. @default client */
+        scope: z.enum(['client', 'global']).default('client'),
+      })
+      .prefault({}),
+    clients: z.array(client).default([]),
+    rateLimits: z
+      .strictObject({
+        global: z.array(rateLimit).default([]),
+        perUser: z.array(rateLimit).default([]),
+        /** Tokens reserved for the answer when a request gives no maxTokens. @default 1024 */
+        defaultMaxTokens: positiveInt.default(1024),
+      })
+      .prefault({}),
+    alerts: z.strictObject({ webhookUrl: z.url().optional() }).prefault({}),
+    logging: z
+      .strictObject({
+        /** @default info */
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Also store prompts and responses. @default false */
+        bodies: z.boolean().default(false),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    for (const [name, p] of Object.entries(config.providers)) {
+      if (p.type === 'openai-compatible' && !p.baseUrl) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'baseUrl'], message: 'is required for openai-compatible' });
+      }
+    }
+    for (const [alias, route] of Object.entries(config.models)) {
+      route.targets.forEach((target, i) => {
+        if (!(target.provider in config.providers)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', alias, 'targets', i, 'provider'],
+            message: `names no configured provider ("${target.provider}")`,
+          });
+        }
+      });
+    }
+    const ids = new Set<string>();
+    config.clients.forEach((c, i) => {
+      if (ids.has(c.id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `"${c.id}" is used twice` });
+      ids.add(c.id);
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;

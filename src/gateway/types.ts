@@ -1,0 +1,136 @@
+/**
+ * The one internal shape of a chat request and its answer, whatever provider serves it.
+ * Edges (GraphQL, REST) translate into these; provider adapters translate out of them.
+ */
+
+export const Roles = ['system', 'user', 'assistant', 'tool'] as const;
+export type Role = (typeof Roles)[number];
+
+export const FinishReasons = ['STOP', 'LENGTH', 'TOOL_CALLS', 'CONTENT_FILTER'] as const;
+export type FinishReason = (typeof FinishReasons)[number];
+
+export const CacheModes = ['DEFAULT', 'BYPASS', 'REFRESH'] as const;
+export type CacheMode = (typeof CacheModes)[number];
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text as the model wrote it. */
+  arguments: string;
+}
+
+export interface ChatMessage {
+  role: Role;
+  /** Null for an assistant turn that only calls tools. */
+  content: string | null;
+  toolCalls?: ToolCall[];
+  /** For role `tool`: the call this message answers. */
+  toolCallId?: string;
+}
+
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  /** The JSON Schema of the arguments. */
+  parameters?: Record<string, unknown>;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+export interface ChatRequest {
+  /** As the client called it: an alias or `provider/model`. */
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  stop?: string[];
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  /** The end user, for per-user limits and usage. */
+  user?: string;
+  cache: CacheMode;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Prompt tokens served from the provider's prompt cache (included in promptTokens). */
+  cachedPromptTokens: number;
+  /** True when the provider gave no usage and we counted with the tokenizer. */
+  estimated: boolean;
+}
+
+/** What a provider answers to one call. */
+export interface ChatResponse {
+  /** The upstream model that answered (a dated snapshot, say), else the model asked. */
+  model: string;
+  content: string | null;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  usage: Usage;
+}
+
+/** What a provider's stream yields: text as it comes, then one `finish` with the rest. */
+export type StreamEvent =
+  | { type: 'delta'; text: string }
+  | {
+      type: 'finish';
+      model: string;
+      finishReason: FinishReason;
+      toolCalls: ToolCall[];
+      usage: Usage;
+    };
+
+export interface Target {
+  /** The configured provider's name. */
+  provider: string;
+  /** The model asked of it. */
+  model: string;
+  weight: number;
+}
+
+export interface Attempt {
+  provider: string;
+  model: string;
+  /** `ok`, or the kind of failure. */
+  status: string;
+  /** The failure's message; null when the try succeeded. */
+  error: string | null;
+  latencyMs: number;
+}
+
+export interface Caller {
+  /** The client's id; `anonymous` when no clients are configured. */
+  clientId: string;
+  admin: boolean;
+  /** Allowed aliases and `provider/model` globs; undefined means all. */
+  models?: readonly string[];
+  /** The end user named in the request, if any. */
+  user?: string;
+}
+
+/** The answer of `gateway.complete`. */
+export interface Completion extends ChatResponse {
+  id: string;
+  provider: string;
+  costUsd: number;
+  cached: boolean;
+  latencyMs: number;
+  attempts: Attempt[];
+}
+
+/** One element of `gateway.stream`. */
+export interface CompletionChunk {
+  id: string;
+  delta: string;
+  provider: string;
+  model: string;
+  cached: boolean;
+  done: boolean;
+  finishReason?: FinishReason;
+  toolCalls?: ToolCall[];
+  usage?: Usage;
+  costUsd?: number;
+}

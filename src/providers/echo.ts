@@ -1,0 +1,87 @@
+/**
+ * The built-in offline provider: answers with the last user message, deterministically,
+ * streaming it word by word with `delayMs` between words. It honours maxTokens (counted with
+ * the tokenizer) and stop sequences, and answers to any model name.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChatRequest, ChatResponse, FinishReason, StreamEvent } from '../gateway/types.js';
+import { countPromptTokens, countTokens } from '../usage/tokens.js';
+import type { Provider, ProviderCall } from './types.js';
+
+export interface EchoOptions {
+  name: string;
+  models: readonly string[];
+  delayMs: number;
+}
+
+interface EchoAnswer {
+  words: string[];
+  finishReason: FinishReason;
+}
+
+function answer(request: ChatRequest): EchoAnswer {
+  const lastUser = request.messages.findLast((m) => m.role === 'user');
+  let text = lastUser?.content ?? '';
+  let finishReason: FinishReason = 'STOP';
+  for (const stop of request.stop ?? []) {
+    const at = text.indexOf(stop);
+    if (at >= 0) text = text.slice(0, at);
+  }
+  // Words keep their leading space, so joining the deltas gives the text back exactly.
+  let words: string[] = text.match(/\s*\S+/g) ?? [];
+  if (text.length > 0 && words.length === 0) words = [text];
+  if (request.maxTokens !== undefined) {
+    const kept: string[] = [];
+    let tokens = 0;
+    for (const word of words) {
+      tokens += countTokens(word);
+      if (tokens > request.maxTokens) {
+        finishReason = 'LENGTH';
+        break;
+      }
+      kept.push(word);
+    }
+    words = kept;
+  }
+  return { words, finishReason };
+}
+
+function usageOf(request: ChatRequest, text: string) {
+  const promptTokens = countPromptTokens(request.messages, request.tools);
+  const completionTokens = countTokens(text);
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    cachedPromptTokens: 0,
+    estimated: false,
+  };
+}
+
+export function createEchoProvider(options: EchoOptions): Provider {
+  return {
+    name: options.name,
+    type: 'echo',
+    models: options.models,
+
+    async chat({ request, model, signal }: ProviderCall): Promise<ChatResponse> {
+      signal.throwIfAborted();
+      const { words, finishReason } = answer(request);
+      const content = words.join('');
+      return { model, content, toolCalls: [], finishReason, usage: usageOf(request, content) };
+    },
+
+    async *chatStream({ request, model, signal }: ProviderCall): AsyncGenerator<StreamEvent> {
+      const { words, finishReason } = answer(request);
+      for (const [i, word] of words.entries()) {
+        if (i > 0 && options.delayMs > 0) await sleep(options.delayMs, undefined, { signal });
+        signal.throwIfAborted();
+        yield { type: 'delta', text: word };
+      }
+      const content = words.join('');
+      yield { type: 'finish', model, finishReason, toolCalls: [], usage: usageOf(request, content) };
+    },
+
+    async close() {},
+  };
+}

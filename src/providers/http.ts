@@ -1,0 +1,210 @@
+/**
+ * The transport to upstream providers: one keep-alive undici Pool per origin, total and
+ * first-byte timeouts, abort when the caller goes away, and SSE framing by eventsource-parser.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { UpstreamError } from '../gateway/errors.js';
+import type {
+  ChatResponse,
+  StreamEvent,
+} from '../gateway/types.js';
+import type {
+  EmbeddingCall,
+  EmbeddingResult,
+  HttpAdapter,
+  HttpRequestSpec,
+  Provider,
+  ProviderCall,
+  ProviderType,
+} from './types.js';
+
+/** Holds one keep-alive pool per upstream origin, shared by every provider that calls it. */
+export class Transport {
+  readonly #pools = new Map<string, Pool>();
+
+  pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close().catch(() => pool.destroy())));
+  }
+}
+
+export interface HttpProviderOptions {
+  name: string;
+  type: ProviderType;
+  models: readonly string[];
+  baseUrl: string;
+  adapter: HttpAdapter;
+  transport: Transport;
+  /** The whole call, body included. */
+  timeoutMs: number;
+  /** Until the response headers, and then the longest silence between body chunks. */
+  firstByteTimeoutMs: number;
+}
+
+interface OpenResponse {
+  body: Dispatcher.ResponseData['body'];
+  /** Clears the timers; call once the body is consumed or dropped. */
+  done(): void;
+  timedOut(): boolean;
+}
+
+export function createHttpProvider(options: HttpProviderOptions): Provider {
+  const { adapter, transport, timeoutMs, firstByteTimeoutMs } = options;
+  const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  const origin = base.origin;
+  const basePath = base.pathname.replace(/\/$/, '');
+
+  async function open(
+    spec: HttpRequestSpec,
+    key: string | undefined,
+    signal: AbortSignal,
+    stream: boolean,
+  ): Promise<OpenResponse> {
+    signal.throwIfAborted();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    try {
+      const response = await transport.pool(origin).request({
+        method: 'POST',
+        path: basePath + spec.path,
+        headers: {
+          'content-type': 'application/json',
+          accept: stream ? 'text/event-stream' : 'application/json',
+          ...adapter.authHeaders(key),
+        },
+        body: JSON.stringify(spec.body),
+        signal: controller.signal,
+        headersTimeout: firstByteTimeoutMs,
+        bodyTimeout: firstByteTimeoutMs,
+      });
+      if (response.statusCode >= 400) {
+        const body = await response.body.text().catch(() => '');
+        throw adapter.parseError({ status: response.statusCode, headers: response.headers, body });
+      }
+      return { body: response.body, done, timedOut: () => timedOut };
+    } catch (error) {
+      done();
+      throw toUpstreamError(error, timedOut, signal, options.name);
+    }
+  }
+
+  return {
+    name: options.name,
+    type: options.type,
+    models: options.models,
+
+    async chat(call: ProviderCall): Promise<ChatResponse> {
+      const context = { model: call.model, request: call.request };
+      const spec = adapter.chatRequest(call.request, { model: call.model, stream: false });
+      const response = await open(spec, call.key, call.signal, false);
+      try {
+        return adapter.parseChatResponse(await response.body.json(), context);
+      } catch (error) {
+        throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
+      } finally {
+        response.done();
+      }
+    },
+
+    async *chatStream(call: ProviderCall): AsyncGenerator<StreamEvent> {
+      const context = { model: call.model, request: call.request };
+      const spec = adapter.chatRequest(call.request, { model: call.model, stream: true });
+      const response = await open(spec, call.key, call.signal, true);
+      try {
+        yield* adapter.parseChatStream(sseMessages(response.body), context);
+      } catch (error) {
+        throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
+      } finally {
+        response.done();
+        // Stops the upstream when the consumer leaves early: nobody pays for unread tokens.
+        if (!response.body.destroyed) response.body.destroy();
+      }
+    },
+
+    ...(adapter.embeddings && {
+      async embed(call: EmbeddingCall): Promise<EmbeddingResult> {
+        const embeddings = adapter.embeddings!;
+        const response = await open(embeddings.request(call), call.key, call.signal, false);
+        try {
+          return embeddings.parse(await response.body.json(), call);
+        } catch (error) {
+          throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
+        } finally {
+          response.done();
+        }
+      },
+    }),
+
+    async close() {},
+  };
+}
+
+/** Bytes of an SSE body → its messages (comments skipped, CRLF and split writes handled). */
+export async function* sseMessages(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<EventSourceMessage> {
+  const pending: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (message) => pending.push(message) });
+  const decoder = new TextDecoder();
+  for await (const bytes of body) {
+    parser.feed(decoder.decode(bytes, { stream: true }));
+    for (let i = 0; i < pending.length; i++) yield pending[i]!;
+    pending.length = 0;
+  }
+  parser.feed(decoder.decode());
+  for (const message of pending) yield message;
+}
+
+/** Any failure of a call → UpstreamError; the caller's own abort is passed through untouched. */
+function toUpstreamError(
+  error: unknown,
+  timedOut: boolean,
+  signal: AbortSignal,
+  provider: string,
+): unknown {
+  if (UpstreamError.isInstance(error)) return error;
+  if (signal.aborted && !timedOut) return signal.reason ?? error;
+  const cause = error;
+  if (
+    timedOut ||
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new UpstreamError({ kind: 'timeout', message: `${provider} timed out`, cause });
+  }
+  if (error instanceof SyntaxError) {
+    return new UpstreamError({
+      kind: 'server',
+      message: `${provider} sent a body that is not JSON`,
+      cause,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new UpstreamError({
+    kind: 'connection',
+    message: `${provider} connection failed: ${message}`,
+    cause,
+  });
+}

@@ -1,0 +1,16 @@
+/** Placeholder until the mistral adapter lands. */
+import { UpstreamError } from '../gateway/errors.js';
+import type { HttpAdapter } from './types.js';
+
+const notYet = (): never => {
+  throw new UpstreamError({ kind: 'bad_request', message: 'the mistral adapter is not implemented yet' });
+};
+
+export const mistralAdapter: HttpAdapter = {
+  defaultBaseUrl: undefined,
+  authHeaders: () => ({}),
+  chatRequest: notYet,
+  parseChatResponse: notYet,
+  parseChatStream: notYet,
+  parseError: notYet,
+};

@@ -1,0 +1,17 @@
+/** Placeholder until the openai adapter lands. */
+import { UpstreamError } from '../gateway/errors.js';
+import type { HttpAdapter } from './types.js';
+
+const notYet = (): never => {
+  throw new UpstreamError({ kind: 'bad_request', message: 'the openai adapter is not implemented yet' });
+};
+
+export const openaiAdapter: HttpAdapter = {
+  defaultBaseUrl: undefined,
+  authHeaders: () => ({}),
+  chatRequest: notYet,
+  parseChatResponse: notYet,
+  parseChatStream: notYet,
+  parseError: notYet,
+};
+export const openaiCompatibleAdapter = openaiAdapter;
