@@ -152,7 +152,9 @@ export const configSchema = z
     logging: z
       .strictObject({
         /** @default info */
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
         /** Also store prompts and responses. @default false */
         bodies: z.boolean().default(false),
       })
@@ -161,7 +163,11 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     for (const [name, p] of Object.entries(config.providers)) {
       if (p.type === 'openai-compatible' && !p.baseUrl) {
-        ctx.addIssue({ code: 'custom', path: ['providers', name, 'baseUrl'], message: 'is required for openai-compatible' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', name, 'baseUrl'],
+          message: 'is required for openai-compatible',
+        });
       }
     }
     for (const [alias, route] of Object.entries(config.models)) {
@@ -177,7 +183,12 @@ export const configSchema = z
     }
     const ids = new Set<string>();
     config.clients.forEach((c, i) => {
-      if (ids.has(c.id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `"${c.id}" is used twice` });
+      if (ids.has(c.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'id'],
+          message: `"${c.id}" is used twice`,
+        });
       ids.add(c.id);
     });
   });

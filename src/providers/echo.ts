@@ -28,7 +28,7 @@ function answer(request: ChatRequest): EchoAnswer {
     if (at >= 0) text = text.slice(0, at);
   }
   // Words keep their leading space, so joining the deltas gives the text back exactly.
-  let words: string[] = text.match(/\s*\S+/g) ?? [];
+  let words: string[] = text.match(/\s*\S+(\s+$)?/g) ?? [];
   if (text.length > 0 && words.length === 0) words = [text];
   if (request.maxTokens !== undefined) {
     const kept: string[] = [];
@@ -79,7 +79,13 @@ export function createEchoProvider(options: EchoOptions): Provider {
         yield { type: 'delta', text: word };
       }
       const content = words.join('');
-      yield { type: 'finish', model, finishReason, toolCalls: [], usage: usageOf(request, content) };
+      yield {
+        type: 'finish',
+        model,
+        finishReason,
+        toolCalls: [],
+        usage: usageOf(request, content),
+      };
     },
 
     async close() {},

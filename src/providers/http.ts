@@ -5,10 +5,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { UpstreamError } from '../gateway/errors.js';
-import type {
-  ChatResponse,
-  StreamEvent,
-} from '../gateway/types.js';
+import type { ChatResponse, StreamEvent } from '../gateway/types.js';
 import type {
   EmbeddingCall,
   EmbeddingResult,

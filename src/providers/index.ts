@@ -16,7 +16,11 @@ const adapters: Record<Exclude<ProviderType, 'echo'>, HttpAdapter> = {
   mistral: mistralAdapter,
 };
 
-export function createProvider(name: string, config: ProviderConfig, transport: Transport): Provider {
+export function createProvider(
+  name: string,
+  config: ProviderConfig,
+  transport: Transport,
+): Provider {
   if (config.type === 'echo') {
     return createEchoProvider({ name, models: config.models, delayMs: config.delayMs });
   }

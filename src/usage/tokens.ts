@@ -10,11 +10,15 @@ const tokensPerMessage = 3;
 
 export const countTokens = (text: string): number => (text ? count(text) : 0);
 
-export function countPromptTokens(messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): number {
+export function countPromptTokens(
+  messages: readonly ChatMessage[],
+  tools?: readonly ToolSpec[],
+): number {
   let total = 3;
   for (const message of messages) {
     total += tokensPerMessage + countTokens(message.content ?? '');
-    for (const call of message.toolCalls ?? []) total += countTokens(call.name) + countTokens(call.arguments);
+    for (const call of message.toolCalls ?? [])
+      total += countTokens(call.name) + countTokens(call.arguments);
   }
   for (const tool of tools ?? []) {
     total += countTokens(tool.name) + countTokens(tool.description ?? '');

@@ -1,0 +1,92 @@
+/**
+ * Bearer key → Caller. Keys are held only as SHA-256 digests and compared in constant time;
+ * with no clients configured, every call is let in as the admin `anonymous`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ClientConfig } from './config/schema.js';
+import { ErrorCodes, GatewayError } from './gateway/errors.js';
+import type { Caller } from './gateway/types.js';
+
+export interface ClientInfo {
+  id: string;
+  admin: boolean;
+  models: readonly string[] | undefined;
+  budget: ClientConfig['budget'];
+}
+
+export interface Authenticator {
+  /** True when no clients are configured: calls are open. */
+  readonly open: boolean;
+  /** `Bearer <key>` (or the bare key) → Caller; throws UNAUTHENTICATED. */
+  authenticate(authorization: string | undefined | null): Caller;
+  client(id: string): ClientInfo | undefined;
+  clients(): readonly ClientInfo[];
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+export const anonymous: Caller = Object.freeze({ clientId: 'anonymous', admin: true });
+
+export function createAuthenticator(configs: readonly ClientConfig[]): Authenticator {
+  const entries = configs.map((c) => ({
+    digest: c.keySha256 ? Buffer.from(c.keySha256, 'hex') : sha256(c.key!),
+    caller: Object.freeze({
+      clientId: c.id,
+      admin: c.admin,
+      ...(c.models && { models: Object.freeze([...c.models]) }),
+    }) as Caller,
+    info: { id: c.id, admin: c.admin, models: c.models, budget: c.budget },
+  }));
+  const byId = new Map(entries.map((e) => [e.info.id, e.info]));
+
+  return {
+    open: entries.length === 0,
+
+    authenticate(authorization) {
+      if (entries.length === 0) return anonymous;
+      const key = authorization?.replace(/^Bearer\s+/i, '').trim();
+      if (!key)
+        throw new GatewayError(
+          ErrorCodes.UNAUTHENTICATED,
+          'missing API key: send Authorization: Bearer <key>',
+        );
+      const digest = sha256(key);
+      // Compare against every client, so the time taken says nothing about which one matched.
+      let found: Caller | undefined;
+      for (const entry of entries) {
+        if (timingSafeEqual(entry.digest, digest)) found = entry.caller;
+      }
+      if (!found) throw new GatewayError(ErrorCodes.UNAUTHENTICATED, 'invalid API key');
+      return found;
+    },
+
+    client: (id) => byId.get(id) ?? (id === anonymous.clientId ? anonymousInfo : undefined),
+    clients: () => (entries.length === 0 ? [anonymousInfo] : [...byId.values()]),
+  };
+}
+
+const anonymousInfo: ClientInfo = {
+  id: 'anonymous',
+  admin: true,
+  models: undefined,
+  budget: undefined,
+};
+
+/** Whether a caller may call this model: an alias by name, `provider/model` by name or glob. */
+export function mayUseModel(caller: Caller, requested: string): boolean {
+  if (!caller.models) return true;
+  return caller.models.some((pattern) => matchesGlob(pattern, requested));
+}
+
+const globs = new Map<string, RegExp>();
+
+function matchesGlob(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  let regex = globs.get(pattern);
+  if (!regex) {
+    const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+    regex = new RegExp(`^${escaped.join('.*')}$`);
+    globs.set(pattern, regex);
+  }
+  return regex.test(name);
+}

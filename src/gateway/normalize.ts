@@ -1,0 +1,125 @@
+/**
+ * Step 1: validate a request and bring it to one canonical shape; the canonical form also
+ * gives the exact-cache key.
+ */
+import { createHash } from 'node:crypto';
+import { badInput } from './errors.js';
+import { Roles, type ChatMessage, type ChatRequest, type ToolChoice } from './types.js';
+
+const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** Throws BAD_USER_INPUT naming the field at fault; returns the request with defaults filled. */
+export function normalizeRequest(request: ChatRequest): ChatRequest {
+  if (!request.model.trim()) throw badInput('model', 'model must not be empty');
+  if (request.messages.length === 0) throw badInput('messages', 'messages must not be empty');
+  request.messages.forEach(checkMessage);
+  checkRange('temperature', request.temperature, 0, 2);
+  checkRange('topP', request.topP, 0, 1);
+  if (
+    request.maxTokens !== undefined &&
+    (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)
+  ) {
+    throw badInput('maxTokens', 'maxTokens must be a positive integer');
+  }
+  if (request.stop?.some((s) => s.length === 0))
+    throw badInput('stop', 'stop sequences must not be empty');
+  const names = new Set<string>();
+  request.tools?.forEach((tool, i) => {
+    if (!toolName.test(tool.name)) {
+      throw badInput(`tools[${i}].name`, 'a tool name is 1 to 64 letters, digits, _ or -');
+    }
+    if (names.has(tool.name))
+      throw badInput(`tools[${i}].name`, `tool "${tool.name}" is given twice`);
+    names.add(tool.name);
+    if (
+      tool.parameters !== undefined &&
+      (typeof tool.parameters !== 'object' || Array.isArray(tool.parameters))
+    ) {
+      throw badInput(`tools[${i}].parameters`, 'parameters must be a JSON Schema object');
+    }
+  });
+  checkToolChoice(request.toolChoice, names);
+  return request;
+}
+
+function checkMessage(message: ChatMessage, i: number): void {
+  const field = `messages[${i}]`;
+  if (!Roles.includes(message.role))
+    throw badInput(`${field}.role`, `unknown role "${message.role}"`);
+  if (message.role === 'tool' && !message.toolCallId) {
+    throw badInput(`${field}.toolCallId`, 'a TOOL message needs the toolCallId it answers');
+  }
+  if (message.toolCalls?.length && message.role !== 'assistant') {
+    throw badInput(`${field}.toolCalls`, 'only ASSISTANT messages carry toolCalls');
+  }
+  if (message.content === null && !(message.role === 'assistant' && message.toolCalls?.length)) {
+    throw badInput(
+      `${field}.content`,
+      'content is required (only an ASSISTANT message with toolCalls may omit it)',
+    );
+  }
+  message.toolCalls?.forEach((call, j) => {
+    if (!call.id) throw badInput(`${field}.toolCalls[${j}].id`, 'a tool call needs an id');
+    if (!call.name) throw badInput(`${field}.toolCalls[${j}].name`, 'a tool call needs a name');
+  });
+}
+
+function checkRange(field: string, value: number | undefined, min: number, max: number): void {
+  if (value !== undefined && !(value >= min && value <= max)) {
+    throw badInput(field, `${field} must be between ${min} and ${max}`);
+  }
+}
+
+function checkToolChoice(choice: ToolChoice | undefined, tools: ReadonlySet<string>): void {
+  if (choice === undefined || typeof choice === 'string') {
+    if (choice === 'required' && tools.size === 0) {
+      throw badInput('toolChoice', 'toolChoice "required" needs tools');
+    }
+    return;
+  }
+  if (!tools.has(choice.name))
+    throw badInput('toolChoice', `toolChoice names no given tool ("${choice.name}")`);
+}
+
+/** `auto` | `none` | `required` | a tool's name → ToolChoice. */
+export function parseToolChoice(text: string | null | undefined): ToolChoice | undefined {
+  if (text === null || text === undefined) return undefined;
+  if (text === 'auto' || text === 'none' || text === 'required') return text;
+  return { name: text };
+}
+
+/**
+ * The exact-cache key: SHA-256 of the request's answer-changing parts in a fixed order
+ * (model as called, messages, every sampling parameter, tools). Not the user or cache mode.
+ */
+export function cacheKeyOf(request: ChatRequest): string {
+  const canonical = JSON.stringify([
+    request.model,
+    request.messages.map((m) => [
+      m.role,
+      m.content,
+      m.toolCalls?.map((c) => [c.id, c.name, c.arguments]) ?? null,
+      m.toolCallId ?? null,
+    ]),
+    request.temperature ?? null,
+    request.topP ?? null,
+    request.maxTokens ?? null,
+    request.stop ?? null,
+    request.tools?.map((t) => [t.name, t.description ?? null, stableJson(t.parameters ?? null)]) ??
+      null,
+    request.toolChoice ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** JSON with object keys sorted, so equal schemas give equal text. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,24 @@
+/** The per-request GraphQL context: who calls, the gateway, and DataLoaders (new per request). */
+import DataLoader from 'dataloader';
+import type { ClientInfo } from '../auth.js';
+import type { Caller } from '../gateway/types.js';
+import type { Services } from '../services.js';
+
+export interface Context {
+  caller: Caller;
+  services: Services;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  loaders: { client: DataLoader<string, ClientInfo | null> };
+}
+
+export function createContext(caller: Caller, services: Services, signal: AbortSignal): Context {
+  return {
+    caller,
+    services,
+    signal,
+    loaders: {
+      client: new DataLoader(async (ids) => services.clientsById(ids)),
+    },
+  };
+}

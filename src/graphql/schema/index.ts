@@ -1,0 +1,6 @@
+import './catalog.js';
+import './completion.js';
+import './usage.js';
+import { builder } from '../builder.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

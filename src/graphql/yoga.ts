@@ -1,0 +1,78 @@
+/** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, depth limit, context. */
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Caller } from '../gateway/types.js';
+import { GatewayError } from '../gateway/errors.js';
+import type { Services } from '../services.js';
+import { createContext, type Context } from './context.js';
+import { depthLimit } from './depth-limit.js';
+import { useErrorCodes } from './error-codes.js';
+import { maskError, toGraphQLError } from './errors.js';
+import { schema } from './schema/index.js';
+
+/** What the server hands Yoga besides the request: the caller, when already known (WebSocket). */
+export interface ServerContext {
+  caller?: Caller;
+}
+
+const neverAborted = new AbortController().signal;
+
+export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
+
+const exampleOperation = `# Try an answer from the offline echo provider:
+mutation Complete {
+  complete(input: { model: "echo/echo", messages: [{ role: USER, content: "Hello, Conduit!" }] }) {
+    id
+    provider
+    model
+    content
+    finishReason
+    usage { promptTokens completionTokens totalTokens }
+    costUsd
+    latencyMs
+  }
+}
+
+# Or stream it, token by token:
+subscription Stream {
+  completionStream(input: { model: "echo/echo", messages: [{ role: USER, content: "Stream these words back" }] }) {
+    delta
+    done
+    finishReason
+  }
+}
+
+query Catalog {
+  providers { name type models keys availableKeys healthy }
+  models { alias strategy targets { provider model } }
+  viewer { id admin budget spentUsd }
+}
+`;
+
+export function createConduitYoga(services: () => Services): ConduitYoga {
+  const limitDepth: Plugin = {
+    onValidate({ addValidationRule }) {
+      addValidationRule(depthLimit(services().config.server.maxQueryDepth));
+    },
+  };
+
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: false,
+    maskedErrors: { maskError },
+    graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
+    plugins: [limitDepth, useErrorCodes()],
+    context: ({ request, caller }) => {
+      const current = services();
+      try {
+        // Over WebSocket the server authenticated at connection and there is no fetch Request.
+        if (caller) return createContext(caller, current, neverAborted);
+        const who = current.auth.authenticate(request.headers.get('authorization'));
+        return createContext(who, current, request.signal);
+      } catch (error) {
+        throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+      }
+    },
+  });
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The CLI: find and load the config, start Conduit, drain on SIGTERM/SIGINT.
+ * A config error prints what is wrong and where, never a value, and exits 1.
+ */
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './log.js';
+import { createConduit } from './server.js';
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`conduit: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config, path } = loaded;
+  const log = createLogger(config.logging.level);
+  const conduit = await createConduit(config, { logger: log });
+  const url = await conduit.start();
+
+  log.info(
+    { config: path ?? 'embedded default', providers: Object.keys(config.providers) },
+    `Conduit serves ${url}/graphql`,
+  );
+  if (conduit.services.auth.open) {
+    log.warn(
+      'no clients are configured: every call is let in, as an admin. Add clients to the config to require keys.',
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining: no new requests, letting in-flight ones finish');
+    conduit.stop().then(
+      () => {
+        log.info('stopped');
+        log.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'stop failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `conduit: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

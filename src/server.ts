@@ -1,0 +1,188 @@
+/**
+ * createConduit(config) → { start, stop, url }: node:http serving GraphQL (Yoga, graphql-ws on
+ * the same path, GraphQL over SSE), /healthz and /metrics. Stop drains: no new requests, the
+ * in-flight ones and open streams finish (bounded), then sockets and stores close.
+ */
+import { EventEmitter, once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config/schema.js';
+import type { Caller } from './gateway/types.js';
+import { createConduitYoga } from './graphql/yoga.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createServices, type Services } from './services.js';
+
+export interface ConduitOptions {
+  /** Where logs go (tests capture them); stdout by default. */
+  logger?: Logger;
+}
+
+export interface Conduit {
+  /** `http://host:port` once started. */
+  readonly url: string;
+  readonly services: Services;
+  readonly metrics: Metrics;
+  start(port?: number, host?: string): Promise<string>;
+  /** Drains and closes; resolves when everything is closed. */
+  stop(): Promise<void>;
+}
+
+export async function createConduit(
+  config: Config,
+  options: ConduitOptions = {},
+): Promise<Conduit> {
+  const log = options.logger ?? createLogger(config.logging.level);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const services = await createServices(config, { log, metrics });
+  const yoga = createConduitYoga(() => services);
+
+  let url = '';
+  let stopping = false;
+  let active = 0;
+  const idle = new EventEmitter();
+  const begin = () => {
+    active++;
+    metrics.inFlight.inc();
+  };
+  const end = () => {
+    active--;
+    metrics.inFlight.dec();
+    if (active === 0) idle.emit('idle');
+  };
+
+  const server = createServer((req, res) => {
+    if (stopping) {
+      res.writeHead(503, { connection: 'close', 'content-type': 'application/json' });
+      res.end('{"error":"shutting down"}');
+      return;
+    }
+    begin();
+    res.once('close', end);
+    route(req, res).catch((error: unknown) => {
+      log.error({ err: error, path: req.url }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"internal error"}');
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url?.split('?', 1)[0];
+    if (path === '/graphql') return yoga(req, res);
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"ok"}');
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: `no route for ${req.method} ${path}` }));
+  }
+
+  const wsServer = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    if (stopping || req.url?.split('?', 1)[0] !== '/graphql') {
+      socket.destroy();
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
+
+  // A type alias, not an interface: graphql-ws wants an index signature.
+  type SocketExtra = { caller?: Caller; operations?: Set<string> };
+  const wsDisposable = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      // A missing or wrong key closes the socket with 4403 Forbidden.
+      onConnect: (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        try {
+          ctx.extra.caller = services.auth.authenticate(
+            typeof authorization === 'string' ? authorization : undefined,
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          caller: ctx.extra.caller,
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName ?? null,
+          document,
+          variableValues: payload.variables ?? null,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
+      subscribe: (args) =>
+        (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
+      onOperation: (ctx, id) => {
+        (ctx.extra.operations ??= new Set()).add(id);
+        begin();
+      },
+      onComplete: (ctx, id) => {
+        if (ctx.extra.operations?.delete(id)) end();
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    get url() {
+      return url;
+    },
+    services,
+    metrics,
+
+    async start(port = config.server.port, host = config.server.host) {
+      server.listen(port, host);
+      await once(server, 'listening');
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${shownHost}:${address.port}`;
+      return url;
+    },
+
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (active > 0) {
+        const timeout = AbortSignal.timeout(config.server.shutdownTimeoutMs);
+        await once(idle, 'idle', { signal: timeout }).catch(() => {
+          log.warn({ active }, 'shutdown: gave up waiting for in-flight requests');
+        });
+      }
+      await wsDisposable.dispose();
+      server.closeAllConnections();
+      await closed;
+      await services.close();
+    },
+  };
+}

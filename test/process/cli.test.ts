@@ -1,0 +1,66 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { runCli } from '../helpers/process.js';
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'conduit-cli-'));
+  const file = join(dir, 'conduit.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('the conduit command', () => {
+  it('stops on a config error, naming the path and printing no secret', async () => {
+    const secret = 'sk-proj-DO-NOT-PRINT-42';
+    const file = writeConfig(
+      'providers:\n  openai:\n    type: openai\n    keys: ["${KEY_A}", "${KEY_B}"]\n    timeoutMs: -1\n',
+    );
+    const cli = runCli(['--config', file], { KEY_A: secret });
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr()).toContain('providers.openai.keys[1]: the variable KEY_B is not set');
+    expect(cli.stderr() + cli.lines.join('\n')).not.toContain(secret);
+  });
+
+  it('lets a stream finish on SIGTERM, refuses new work, then exits 0', async () => {
+    const file = writeConfig(
+      'server: { port: 0 }\ndatabase: { url: "sqlite::memory:" }\nproviders:\n  slow: { type: echo, delayMs: 40 }\n',
+    );
+    const cli = runCli(['--config', file]);
+    const line = await cli.waitForLine(/Conduit serves/);
+    const url = /(http:\/\/[\d.:]+)\/graphql/.exec(line)![1]!;
+
+    const client = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const words = 'one two three four five six seven eight nine ten';
+    const iterator = client.iterate({
+      query:
+        'subscription { completionStream(input: { model: "slow/x", messages: [{ role: USER, content: "' +
+        words +
+        '" }] }) { delta done } }',
+    });
+    const chunks: { delta: string; done: boolean }[] = [];
+    const first = await iterator.next();
+    chunks.push((first.value as any).data.completionStream);
+
+    cli.child.kill('SIGTERM');
+    await cli.waitForLine(/draining/);
+    const refused = await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect([503, 'refused']).toContain(refused);
+
+    for await (const result of iterator) chunks.push((result as any).data.completionStream);
+    expect(chunks.map((c) => c.delta).join('')).toBe(words);
+    expect(chunks.at(-1)?.done).toBe(true);
+    expect(await cli.exited).toBe(0);
+    await client.dispose();
+  });
+});

@@ -1,0 +1,4 @@
+import { afterAll } from 'vitest';
+import { disposeAll } from './helpers/dispose.js';
+
+afterAll(disposeAll);
