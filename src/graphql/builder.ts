@@ -1,6 +1,6 @@
 /** The Pothos schema builder: context, scalars, plugins. No types are defined here. */
 import SchemaBuilder from '@pothos/core';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { dateTimeScalar, jsonScalar } from './scalars.js';
 import type { Context } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -15,8 +15,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
 });
 
-builder.addScalarType('JSON', JSONResolver);
-builder.addScalarType('DateTime', DateTimeResolver);
+builder.scalarType('JSON', jsonScalar);
+builder.scalarType('DateTime', dateTimeScalar);
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
