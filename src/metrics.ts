@@ -1,57 +1,157 @@
-/** prom-client metrics, one registry per Conduit instance (tests run several in one process). */
+/**
+ * prom-client metrics, one registry per Conduit instance (tests run several in one process).
+ * Labels are provider, model, status and kinds: never a client key or a provider key.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Outcome } from './gateway/account.js';
 import type { UsageRecord } from './usage/store.js';
+
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<'provider' | 'model' | 'status'>;
-  latency: Histogram<'provider'>;
-  tokens: Counter<'kind'>;
   inFlight: Gauge;
-  observe(record: UsageRecord): void;
+  storeErrors: Counter<'store'>;
+  usageDropped: Counter;
+  upstreamErrors: Counter<'provider' | 'kind'>;
+  /** Reports the usage queue's depth at each scrape. */
+  trackUsageQueue(depth: () => number): void;
+  /** Reports how many circuits are open at each scrape. */
+  trackOpenCircuits(count: () => number): void;
+  observe(record: UsageRecord, outcome: Outcome): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
+  const registers = [registry];
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+
   const requests = new Counter({
     name: 'conduit_requests_total',
-    help: 'Completion requests by provider, model and status (ok or an error code)',
+    help: 'Requests by provider, model and status (ok or an error code)',
     labelNames: ['provider', 'model', 'status'] as const,
-    registers: [registry],
+    registers,
   });
   const latency = new Histogram({
     name: 'conduit_request_duration_seconds',
-    help: 'Completion latency, end to end',
+    help: 'Request latency, end to end',
+    labelNames: ['provider', 'stream'] as const,
+    buckets: latencyBuckets,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'conduit_time_to_first_token_seconds',
+    help: 'Streams: time until the first token left for the client',
     labelNames: ['provider'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const overhead = new Histogram({
+    name: 'conduit_gateway_overhead_seconds',
+    help: "Time Conduit itself added: a request's total time minus its upstream tries",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers,
   });
   const tokens = new Counter({
     name: 'conduit_tokens_total',
-    help: 'Tokens by kind (prompt, completion, cached)',
-    labelNames: ['kind'] as const,
-    registers: [registry],
+    help: 'Tokens by provider and kind (prompt, completion, cached)',
+    labelNames: ['provider', 'kind'] as const,
+    registers,
+  });
+  const cost = new Counter({
+    name: 'conduit_cost_usd_total',
+    help: 'Cost in USD by provider',
+    labelNames: ['provider'] as const,
+    registers,
+  });
+  const cache = new Counter({
+    name: 'conduit_cache_requests_total',
+    help: 'Exact-cache lookups by result (hit, miss)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const refused = new Counter({
+    name: 'conduit_refused_total',
+    help: 'Requests refused by a gateway limit, by code (RATE_LIMITED, BUDGET_EXCEEDED)',
+    labelNames: ['code'] as const,
+    registers,
+  });
+  const upstreamErrors = new Counter({
+    name: 'conduit_upstream_errors_total',
+    help: 'Failed upstream tries by provider and kind (rate_limited, timeout, server, …)',
+    labelNames: ['provider', 'kind'] as const,
+    registers,
   });
   const inFlight = new Gauge({
-    name: 'conduit_http_requests_in_flight',
-    help: 'HTTP requests and WebSocket subscriptions being served',
-    registers: [registry],
+    name: 'conduit_in_flight',
+    help: 'HTTP requests and WebSocket operations being served',
+    registers,
+  });
+  const storeErrors = new Counter({
+    name: 'conduit_state_store_errors_total',
+    help: 'Shared-state calls that failed and fell back to memory, by store',
+    labelNames: ['store'] as const,
+    registers,
+  });
+  const usageDropped = new Counter({
+    name: 'conduit_usage_records_dropped_total',
+    help: 'Usage records dropped because the queue overflowed while the database was away',
+    registers,
+  });
+  let queueDepth = () => 0;
+  new Gauge({
+    name: 'conduit_usage_queue_depth',
+    help: 'Usage records waiting to be written',
+    registers,
+    collect() {
+      this.set(queueDepth());
+    },
+  });
+  let openCircuits = () => 0;
+  new Gauge({
+    name: 'conduit_open_circuits',
+    help: 'Targets whose circuit breaker is open',
+    registers,
+    collect() {
+      this.set(openCircuits());
+    },
   });
 
   return {
     registry,
-    requests,
-    latency,
-    tokens,
     inFlight,
-    observe(record) {
+    storeErrors,
+    usageDropped,
+    upstreamErrors,
+    trackUsageQueue(depth) {
+      queueDepth = depth;
+    },
+    trackOpenCircuits(count) {
+      openCircuits = count;
+    },
+    observe(record, outcome) {
       const provider = record.provider ?? 'none';
       requests.inc({ provider, model: record.model ?? 'none', status: record.errorCode ?? 'ok' });
-      latency.observe({ provider }, record.latencyMs / 1000);
-      if (record.promptTokens) tokens.inc({ kind: 'prompt' }, record.promptTokens);
-      if (record.completionTokens) tokens.inc({ kind: 'completion' }, record.completionTokens);
-      if (record.cachedTokens) tokens.inc({ kind: 'cached' }, record.cachedTokens);
+      latency.observe({ provider, stream: String(record.stream) }, record.latencyMs / 1000);
+      if (record.ttftMs !== null) ttft.observe({ provider }, record.ttftMs / 1000);
+      if (record.promptTokens) tokens.inc({ provider, kind: 'prompt' }, record.promptTokens);
+      if (record.completionTokens)
+        tokens.inc({ provider, kind: 'completion' }, record.completionTokens);
+      if (record.cachedTokens) tokens.inc({ provider, kind: 'cached' }, record.cachedTokens);
+      if (record.costUsd) cost.inc({ provider }, record.costUsd);
+      if (record.errorCode === 'RATE_LIMITED' || record.errorCode === 'BUDGET_EXCEEDED')
+        refused.inc({ code: record.errorCode });
+      if (outcome.request && outcome.request.cache !== 'BYPASS' && !record.errorCode) {
+        cache.inc({ result: record.cacheHit ? 'hit' : 'miss' });
+      }
+      let upstreamMs = 0;
+      for (const attempt of outcome.attempts) {
+        upstreamMs += attempt.latencyMs;
+        if (attempt.status !== 'ok')
+          upstreamErrors.inc({ provider: attempt.provider, kind: attempt.status });
+      }
+      if (!record.stream && record.status === 'ok')
+        overhead.observe(Math.max(0, record.latencyMs - upstreamMs) / 1000);
     },
   };
 }

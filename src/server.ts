@@ -14,7 +14,8 @@ import type { Caller } from './gateway/types.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createServices, type Services } from './services.js';
+import { handleOpenAI } from './rest/openai.js';
+import { createInfrastructure, createServices, type Services } from './services.js';
 
 export interface ConduitOptions {
   /** Where logs go (tests capture them); stdout by default. */
@@ -24,8 +25,15 @@ export interface ConduitOptions {
 export interface Conduit {
   /** `http://host:port` once started. */
   readonly url: string;
+  /** The services of the config in force now. */
   readonly services: Services;
   readonly metrics: Metrics;
+  /**
+   * Swaps in services built from a new config (keys, clients, models, limits, pricing); requests
+   * already running finish on the old ones. Server, Redis, database and cache settings need a
+   * restart; a change to them is logged and otherwise ignored.
+   */
+  reload(config: Config): Promise<void>;
   start(port?: number, host?: string): Promise<string>;
   /** Drains and closes; resolves when everything is closed. */
   stop(): Promise<void>;
@@ -37,7 +45,8 @@ export async function createConduit(
 ): Promise<Conduit> {
   const log = options.logger ?? createLogger(config.logging.level);
   const metrics = createMetrics({ defaultMetrics: true });
-  const services = await createServices(config, { log, metrics });
+  const infra = await createInfrastructure(config, log, metrics);
+  let services = await createServices(config, infra);
   const yoga = createConduitYoga(() => services);
 
   let url = '';
@@ -72,6 +81,7 @@ export async function createConduit(
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url?.split('?', 1)[0];
     if (path === '/graphql') return yoga(req, res);
+    if (path?.startsWith('/v1/')) return handleOpenAI(services, req, res, path);
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');
@@ -156,8 +166,35 @@ export async function createConduit(
     get url() {
       return url;
     },
-    services,
+    get services() {
+      return services;
+    },
     metrics,
+
+    async reload(next) {
+      for (const part of ['server', 'redis', 'database', 'cache'] as const) {
+        if (JSON.stringify(next[part]) !== JSON.stringify(services.config[part])) {
+          log.warn({ part }, `reload: a change to ${part} needs a restart; it is ignored`);
+        }
+      }
+      const fresh = await createServices(
+        {
+          ...next,
+          server: config.server,
+          redis: config.redis,
+          database: config.database,
+          cache: config.cache,
+        },
+        infra,
+      );
+      // Keys taken out of a pool (401) get another chance with the new config.
+      await infra.cooldowns.reset();
+      services = fresh;
+      log.info(
+        { providers: Object.keys(next.providers), clients: next.clients.length },
+        'config reloaded',
+      );
+    },
 
     async start(port = config.server.port, host = config.server.host) {
       server.listen(port, host);
@@ -182,7 +219,7 @@ export async function createConduit(
       await wsDisposable.dispose();
       server.closeAllConnections();
       await closed;
-      await services.close();
+      await infra.close();
     },
   };
 }

@@ -1,19 +1,29 @@
 /**
- * Everything a running Conduit holds, built from one Config: providers, routing, key pools,
- * the usage store and the gateway. The edges (GraphQL, REST) reach the core only through this.
+ * What a running Conduit holds. The infrastructure (Redis, the usage store, upstream pools,
+ * cache, shared counters, circuit breakers) lives as long as the process; the services built
+ * from one config (providers, routing, clients, limits, the gateway) are rebuilt on reload and
+ * swapped in, while requests already running finish on the old ones.
  */
+import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
 import type { Config } from './config/schema.js';
 import { createAccountant } from './gateway/account.js';
-import { createGateway, type Gateway } from './gateway/gateway.js';
+import { createAdmitter, type Admitter } from './gateway/admit.js';
+import { Breakers } from './gateway/call.js';
+import { createGateway, type CachedAnswer, type Gateway } from './gateway/gateway.js';
 import { createKeyPools, type KeyPools } from './gateway/keys.js';
-import { createRouter, type Router } from './gateway/route.js';
+import { LatencyTracker, createRouter, type Router } from './gateway/route.js';
 import type { Caller, Target } from './gateway/types.js';
-import { createProvider } from './providers/index.js';
-import { Transport } from './providers/http.js';
-import type { Provider } from './providers/types.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { Transport } from './providers/http.js';
+import { createProvider } from './providers/index.js';
+import type { Provider } from './providers/types.js';
+import { createResponseCache, type ResponseCache } from './state/cache.js';
+import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
+import { createLimiter } from './state/limits.js';
+import { createRedis, type SharedRedis } from './state/redis.js';
+import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
 
@@ -27,79 +37,219 @@ export interface ProviderStatus {
   circuit: 'closed' | 'open' | 'half-open';
 }
 
+/** Lives as long as the process, across config reloads. */
+export interface Infrastructure {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly redis: SharedRedis | undefined;
+  readonly usage: UsageStore;
+  readonly transport: Transport;
+  readonly cache: ResponseCache<CachedAnswer>;
+  readonly cooldowns: Cooldowns;
+  readonly spend: SpendCounters;
+  readonly breakers: Breakers;
+  readonly latency: LatencyTracker;
+  readonly alerts: Alerts;
+  close(): Promise<void>;
+}
+
 export interface Services {
   readonly config: Config;
+  readonly infra: Infrastructure;
   readonly auth: Authenticator;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly router: Router;
   readonly keys: KeyPools;
+  readonly admitter: Admitter;
   readonly gateway: Gateway;
   readonly usage: UsageStore;
-  providerStatuses(): ProviderStatus[];
+  providerStatuses(): Promise<ProviderStatus[]>;
   modelRoutes(
     caller: Caller,
   ): { alias: string; strategy: Config['models'][string]['strategy']; targets: Target[] }[];
   clientsById(ids: readonly string[]): Promise<(ClientInfo | null)[]>;
   spentUsd(clientId: string): Promise<number>;
   invalidateCache(model?: string): Promise<number>;
-  close(): Promise<void>;
 }
 
-export interface ServiceOptions {
-  log: Logger;
-  metrics: Metrics;
-}
-
-export async function createServices(
+export async function createInfrastructure(
   config: Config,
-  { log, metrics }: ServiceOptions,
-): Promise<Services> {
+  log: Logger,
+  metrics: Metrics,
+): Promise<Infrastructure> {
+  const redis = config.redis ? await createRedis(config.redis.url, log) : undefined;
+  const onStoreError = (what: string) => (error: Error) => {
+    metrics.storeErrors.inc({ store: what });
+    log.warn({ err: error, store: what }, 'shared state unavailable; serving from memory');
+  };
+  const alerts = createAlerts(config.alerts.webhookUrl, log);
+  const usage = await createUsageStore({
+    url: config.database.url,
+    onDrop: (dropped) => {
+      metrics.usageDropped.inc(dropped);
+      alerts.send({ type: 'usage_dropped', dropped });
+    },
+    onError: (error) =>
+      log.warn({ err: error }, 'usage store unavailable; records wait in the queue'),
+  });
+  metrics.trackUsageQueue(() => usage.stats().queued);
   const transport = new Transport();
+  const client = redis?.client;
+  const cache = createResponseCache<CachedAnswer>({
+    ...(client && { redis: client }),
+    maxEntries: config.cache.maxEntries,
+    onError: onStoreError('cache'),
+  });
+  const breakers = new Breakers();
+  metrics.trackOpenCircuits(() => breakers.openCount());
+  return {
+    log,
+    metrics,
+    redis,
+    usage,
+    transport,
+    cache,
+    cooldowns: createCooldowns({
+      ...(client && { redis: client }),
+      onStoreError: onStoreError('cooldowns'),
+    }),
+    spend: createSpendCounters({
+      ...(client && { redis: client }),
+      onStoreError: onStoreError('spend'),
+    }),
+    breakers,
+    latency: new LatencyTracker(),
+    alerts,
+    async close() {
+      await usage.close();
+      await alerts.settled();
+      await cache.close();
+      await transport.close();
+      await redis?.close();
+    },
+  };
+}
+
+export async function createServices(config: Config, infra: Infrastructure): Promise<Services> {
+  const { log, metrics, usage, cache, breakers, latency, alerts } = infra;
   const providers = new Map<string, Provider>(
-    Object.entries(config.providers).map(([name, p]) => [name, createProvider(name, p, transport)]),
+    Object.entries(config.providers).map(([name, p]) => [
+      name,
+      createProvider(name, p, infra.transport),
+    ]),
   );
   const auth = createAuthenticator(config.clients);
-  const router = createRouter(config, providers);
+  const pricing = createPricing(config.pricing);
+  const priceOf = (target: Target) =>
+    providers.get(target.provider)?.type === 'echo'
+      ? { input: 0, output: 0 }
+      : pricing.lookup(target.provider, target.model);
+  const router = createRouter(config, providers, {
+    isOpen: (target) => breakers.isOpen(target),
+    latency: (target) => latency.latency(target),
+    price: (target) => {
+      const price = priceOf(target);
+      return price && price.input + price.output;
+    },
+  });
   const keys = createKeyPools(
     new Map(Object.entries(config.providers).map(([name, p]) => [name, p.keys])),
+    infra.cooldowns,
   );
-  const usage = await createUsageStore({ url: config.database.url });
-  const pricing = createPricing(config.pricing);
+  const redisClient = infra.redis?.client;
+  const admitter = createAdmitter({
+    config,
+    clients: (id) => auth.client(id),
+    createLimiter: (prefix, limits) =>
+      createLimiter({
+        ...(redisClient && { redis: redisClient }),
+        prefix,
+        limits,
+        onStoreError: (error) => {
+          metrics.storeErrors.inc({ store: 'limits' });
+          log.warn({ err: error }, 'rate limits counted in memory while Redis is away');
+        },
+      }),
+    spend: infra.spend,
+    price: (target) => {
+      const price = priceOf(target);
+      return price && { input: price.input / 1e6, output: price.output / 1e6 };
+    },
+    onBudgetAlert: (alert) => alerts.send({ type: 'budget', ...alert }),
+  });
   const accountant = createAccountant({
-    pricing,
+    pricing: {
+      lookup: pricing.lookup,
+      cost: (usageOf, provider, model, upstreamModel) =>
+        providers.get(provider)?.type === 'echo'
+          ? { costUsd: 0, priced: true }
+          : pricing.cost(usageOf, provider, model, upstreamModel),
+    },
     store: usage,
     logBodies: config.logging.bodies,
     listeners: [
-      (record) => metrics.observe(record),
+      (record, outcome) => metrics.observe(record, outcome),
       (record) =>
         log.info({ ...record, time: undefined, prompt: undefined, response: undefined }, 'request'),
     ],
   });
-  const gateway = createGateway({ providers, router, keys, accountant });
+  const gateway = createGateway({
+    config,
+    providers,
+    router,
+    admitter,
+    cache,
+    accountant,
+    keys,
+    breakers,
+    retry: config.retry,
+    onLatency: (target, ms) => latency.observe(target, ms),
+    onKeyDisabled: (provider, keyIndex, error) =>
+      alerts.send({
+        type: 'key_disabled',
+        provider,
+        keyIndex,
+        reason: `${provider} refused key #${keyIndex + 1}: ${error.message}`,
+      }),
+  });
+
+  // Budgets are seeded from what the usage store already holds for the current period.
+  const budgeted = config.clients.filter((c) => c.budget);
+  for (const client of budgeted) {
+    const period = periodOf(client.budget!.period);
+    const since = new Date(periodStart(client.budget!.period));
+    const spent = (await usage.spentSince(since)).get(client.id) ?? 0;
+    await infra.spend.seed(client.id, period, spent);
+  }
 
   return {
     config,
+    infra,
     auth,
     providers,
     router,
     keys,
+    admitter,
     gateway,
     usage,
 
-    providerStatuses() {
-      return [...providers.values()].map((provider) => {
-        const { available, total } = keys.counts(provider.name);
-        const needsKey = provider.type !== 'echo' && provider.type !== 'openai-compatible';
-        return {
-          name: provider.name,
-          type: provider.type,
-          models: [...provider.models],
-          keys: total,
-          availableKeys: available,
-          healthy: !needsKey || available > 0,
-          circuit: 'closed',
-        };
-      });
+    async providerStatuses() {
+      return Promise.all(
+        [...providers.values()].map(async (provider) => {
+          const { available, total } = await keys.counts(provider.name);
+          const circuit = breakers.stateOf(provider.name);
+          const needsKey = provider.type !== 'echo' && provider.type !== 'openai-compatible';
+          return {
+            name: provider.name,
+            type: provider.type,
+            models: [...provider.models],
+            keys: total,
+            availableKeys: available,
+            healthy: circuit !== 'open' && (!needsKey || available > 0),
+            circuit,
+          };
+        }),
+      );
     },
 
     modelRoutes(caller) {
@@ -113,21 +263,21 @@ export async function createServices(
     },
 
     async spentUsd(clientId) {
-      const since = new Date();
-      since.setUTCDate(1);
-      since.setUTCHours(0, 0, 0, 0);
+      if (auth.client(clientId)?.budget) return admitter.spent(clientId);
       await usage.flush();
-      return (await usage.spentSince(since)).get(clientId) ?? 0;
+      return (await usage.spentSince(new Date(periodStart('month')))).get(clientId) ?? 0;
     },
 
-    async invalidateCache() {
-      return 0;
-    },
-
-    async close() {
-      await usage.close();
-      await Promise.all([...providers.values()].map((p) => p.close()));
-      await transport.close();
-    },
+    invalidateCache: (model) => cache.invalidate(model),
   };
+}
+
+/** Epoch ms the current UTC budget period began. */
+function periodStart(period: 'day' | 'week' | 'month', now = new Date()): number {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  const d = now.getUTCDate();
+  if (period === 'day') return Date.UTC(y, m, d);
+  if (period === 'week') return Date.UTC(y, m, d - ((now.getUTCDay() + 6) % 7));
+  return Date.UTC(y, m, 1);
 }

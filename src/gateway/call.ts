@@ -1,26 +1,100 @@
 /**
- * Step 5: call the route's targets until one answers. Each try is recorded as an Attempt.
- * A failure that is the caller's (a 400 from upstream) stops at once; any other moves on.
+ * Step 5: call a route's targets until one answers. Per target: a key from the pool (a 429 rests
+ * the key and the next key is tried at once; a 401 takes it out of the pool), retries with
+ * exponential backoff and full jitter on retryable failures, honouring the upstream's delay,
+ * within the request's deadline, behind a circuit breaker. Then the next target. A failure that
+ * is the caller's (an upstream 400) stops at once. Every try is recorded as an Attempt.
  */
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  DelegateBackoff,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  type CircuitBreakerPolicy,
+  type IRetryBackoffContext,
+} from 'cockatiel';
+import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
 import type { KeyPools } from './keys.js';
 import type { Attempt, ChatRequest, Target } from './types.js';
 
-export interface CallContext {
-  request: ChatRequest;
-  targets: readonly Target[];
-  signal: AbortSignal;
-}
-
 export interface CallDeps {
   providers: ReadonlyMap<string, Provider>;
   keys: KeyPools;
+  breakers: Breakers;
+  retry: Config['retry'];
+  /** A successful try's latency, for the latency strategy. */
+  onLatency?(target: Target, ms: number): void;
+  /** A key got a 401 and left its pool. */
+  onKeyDisabled?(provider: string, keyIndex: number, error: UpstreamError): void;
+}
+
+export interface CallContext {
+  request: ChatRequest;
+  targets: readonly Target[];
+  /** The client's signal, combined with the request's deadline. */
+  signal: AbortSignal;
+  /** Aborts when the request's whole budget is spent. */
+  deadline: AbortSignal;
+}
+
+/** Failures that say something about the target's health (not the key's, not the caller's). */
+const tripsBreaker = (error: Error) =>
+  UpstreamError.isInstance(error) &&
+  ['server', 'overloaded', 'timeout', 'connection', 'stream'].includes(error.kind);
+
+/** One circuit breaker per target (provider + model), shared by every request of this process. */
+export class Breakers {
+  readonly #breakers = new Map<string, CircuitBreakerPolicy>();
+
+  constructor(
+    private readonly threshold = 5,
+    private readonly halfOpenAfterMs = 10_000,
+  ) {}
+
+  for(target: Target): CircuitBreakerPolicy {
+    const id = `${target.provider}/${target.model}`;
+    let breaker = this.#breakers.get(id);
+    if (!breaker) {
+      breaker = circuitBreaker(handleWhen(tripsBreaker), {
+        halfOpenAfter: this.halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(this.threshold),
+      });
+      this.#breakers.set(id, breaker);
+    }
+    return breaker;
+  }
+
+  /** Open circuits are skipped when ordering targets (half-open ones get their trial call). */
+  isOpen(target: Target): boolean {
+    return this.#breakers.get(`${target.provider}/${target.model}`)?.state === CircuitState.Open;
+  }
+
+  openCount(): number {
+    let open = 0;
+    for (const breaker of this.#breakers.values()) if (breaker.state === CircuitState.Open) open++;
+    return open;
+  }
+
+  /** The worst state among a provider's targets. */
+  stateOf(provider: string): 'closed' | 'open' | 'half-open' {
+    let state: 'closed' | 'open' | 'half-open' = 'closed';
+    for (const [id, breaker] of this.#breakers) {
+      if (!id.startsWith(`${provider}/`)) continue;
+      if (breaker.state === CircuitState.Open || breaker.state === CircuitState.Isolated)
+        return 'open';
+      if (breaker.state === CircuitState.HalfOpen) state = 'half-open';
+    }
+    return state;
+  }
 }
 
 /**
  * Runs `run` against each target in turn; returns the first success with the attempts so far.
- * `run` gets a ProviderCall with a key from the provider's pool.
  */
 export async function callTargets<T>(
   deps: CallDeps,
@@ -29,10 +103,95 @@ export async function callTargets<T>(
   run: (provider: Provider, call: ProviderCall) => Promise<T>,
 ): Promise<{ result: T; target: Target }> {
   let lastError: UpstreamError | undefined;
+  const { initialDelayMs, maxDelayMs } = deps.retry;
+  const backoff = new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => {
+    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (ctx.attempt - 1));
+    const jitter = Math.random() * ceiling;
+    const failure = 'error' in ctx.result ? ctx.result.error : undefined;
+    const asked = UpstreamError.isInstance(failure) ? (failure.retryAfterMs ?? 0) : 0;
+    return Math.max(jitter, asked);
+  });
+  const policy = retry(
+    handleWhen(
+      (error) =>
+        UpstreamError.isInstance(error) &&
+        error.retryable &&
+        (error.retryAfterMs ?? 0) <= maxDelayMs &&
+        !context.signal.aborted,
+    ),
+    { maxAttempts: deps.retry.attempts - 1, backoff },
+  );
+
   for (const target of context.targets) {
     const provider = deps.providers.get(target.provider);
     if (!provider) continue;
-    const key = deps.keys.next(provider.name);
+    const breaker = deps.breakers.for(target);
+    try {
+      const result = await policy.execute(
+        () => breaker.execute(() => tryWithKeys(deps, provider, target, context, attempts, run)),
+        context.signal,
+      );
+      return { result, target };
+    } catch (error) {
+      if (context.deadline.aborted) {
+        throw new GatewayError(
+          ErrorCodes.UPSTREAM_TIMEOUT,
+          `the request's deadline (${deps.retry.deadlineMs} ms) passed`,
+          {
+            attempts,
+          },
+        );
+      }
+      if (context.signal.aborted) throw context.signal.reason ?? error;
+      if (error instanceof BrokenCircuitError) {
+        attempts.push(
+          attemptOf(
+            target,
+            'circuit_open',
+            `the circuit of ${target.provider}/${target.model} is open`,
+            0,
+          ),
+        );
+        continue;
+      }
+      const failure = asUpstreamError(error);
+      lastError = failure;
+      if (failure.kind === 'bad_request') {
+        throw new GatewayError(
+          ErrorCodes.BAD_USER_INPUT,
+          `${target.provider} refused the request: ${failure.message}`,
+          { attempts },
+          { cause: failure },
+        );
+      }
+    }
+  }
+  throw allFailed(lastError, attempts);
+}
+
+/** One try of one target: on a 429 or a 401, the next key of the pool is tried at once. */
+async function tryWithKeys<T>(
+  deps: CallDeps,
+  provider: Provider,
+  target: Target,
+  context: CallContext,
+  attempts: Attempt[],
+  run: (provider: Provider, call: ProviderCall) => Promise<T>,
+): Promise<T> {
+  const tried = new Set<number>();
+  let lastError: UpstreamError | undefined;
+  for (;;) {
+    const key = await deps.keys.next(provider.name, tried);
+    if (key === null) {
+      throw (
+        lastError ??
+        new UpstreamError({
+          kind: 'rate_limited',
+          message: `every key of ${provider.name} is resting or disabled`,
+          retryable: false,
+        })
+      );
+    }
     const started = performance.now();
     try {
       const result = await run(provider, {
@@ -41,43 +200,49 @@ export async function callTargets<T>(
         key: key?.value,
         signal: context.signal,
       });
-      attempts.push({
-        provider: target.provider,
-        model: target.model,
-        status: 'ok',
-        error: null,
-        latencyMs: performance.now() - started,
-      });
-      return { result, target };
+      const latencyMs = performance.now() - started;
+      attempts.push(attemptOf(target, 'ok', null, latencyMs));
+      deps.onLatency?.(target, latencyMs);
+      return result;
     } catch (error) {
-      if (context.signal.aborted) throw context.signal.reason ?? error;
-      const failure = UpstreamError.isInstance(error)
-        ? error
-        : new UpstreamError({
-            kind: 'server',
-            message: error instanceof Error ? error.message : String(error),
-            cause: error,
-          });
-      attempts.push({
-        provider: target.provider,
-        model: target.model,
-        status: failure.kind,
-        error: failure.message,
-        latencyMs: performance.now() - started,
-      });
+      if (context.signal.aborted) throw error;
+      const failure = asUpstreamError(error);
+      attempts.push(attemptOf(target, failure.kind, failure.message, performance.now() - started));
+      if (
+        !key ||
+        (failure.kind !== 'rate_limited' && failure.kind !== 'auth' && failure.kind !== 'quota')
+      )
+        throw failure;
+      tried.add(key.index);
       lastError = failure;
-      if (failure.kind === 'bad_request') {
-        throw new GatewayError(
-          ErrorCodes.BAD_USER_INPUT,
-          `${target.provider} refused the request: ${failure.message}`,
-          {
-            attempts,
-          },
-        );
+      if (failure.kind === 'auth') {
+        await deps.keys.disable(provider.name, key.index);
+        deps.onKeyDisabled?.(provider.name, key.index, failure);
+      } else {
+        // A quota that is spent rests the key for longer than a rate limit does.
+        const rest = failure.kind === 'quota' ? 3_600_000 : (failure.retryAfterMs ?? 1000);
+        await deps.keys.cool(provider.name, key.index, rest);
       }
     }
   }
-  throw allFailed(lastError, attempts);
+}
+
+function attemptOf(
+  target: Target,
+  status: string,
+  error: string | null,
+  latencyMs: number,
+): Attempt {
+  return { provider: target.provider, model: target.model, status, error, latencyMs };
+}
+
+function asUpstreamError(error: unknown): UpstreamError {
+  if (UpstreamError.isInstance(error)) return error;
+  return new UpstreamError({
+    kind: 'server',
+    message: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
 }
 
 export function allFailed(lastError: UpstreamError | undefined, attempts: Attempt[]): GatewayError {
@@ -85,9 +250,11 @@ export function allFailed(lastError: UpstreamError | undefined, attempts: Attemp
     return new GatewayError(
       ErrorCodes.UPSTREAM_TIMEOUT,
       `every target failed; the last timed out: ${lastError.message}`,
-      { attempts },
+      {
+        attempts,
+      },
     );
   }
-  const why = lastError ? `: ${lastError.message}` : ' (no provider is configured for this model)';
+  const why = lastError ? `: ${lastError.message}` : ' (every target is unavailable)';
   return new GatewayError(ErrorCodes.UPSTREAM_ERROR, `every target failed${why}`, { attempts });
 }

@@ -1,34 +1,51 @@
 /**
  * The pipeline, and nothing else: validate → admit → cache → route → call → account → store.
- * Edges call `complete` or `stream`; they never see a provider's wire format.
+ * Edges call `complete`, `stream` or `embed`; they never see a provider's wire format.
  */
 import { randomUUID } from 'node:crypto';
-import type { Provider, ProviderCall } from '../providers/types.js';
+import type { Config } from '../config/schema.js';
+import type { ResponseCache } from '../state/cache.js';
 import { estimateUsage } from '../usage/tokens.js';
-import type { Accountant } from './account.js';
+import type { Accountant, Outcome } from './account.js';
+import type { Admission, Admitter } from './admit.js';
 import { callTargets, type CallDeps } from './call.js';
-import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
-import { normalizeRequest } from './normalize.js';
+import { startDeadline } from './deadline.js';
+import { ErrorCodes, GatewayError, UpstreamError, badInput } from './errors.js';
+import { cacheKeyOf, normalizeRequest } from './normalize.js';
 import type { Route, Router } from './route.js';
 import type {
   Attempt,
   Caller,
   ChatRequest,
+  ChatResponse,
   Completion,
   CompletionChunk,
+  EmbeddingRequest,
+  Embeddings,
   StreamEvent,
   Target,
 } from './types.js';
 
+/** What the exact cache keeps of an answer. */
+export interface CachedAnswer {
+  provider: string;
+  response: ChatResponse;
+  /** What the answer cost when it was made: a hit saves that much. */
+  costUsd: number;
+}
+
 export interface GatewayDeps extends CallDeps {
+  config: Pick<Config, 'cache' | 'retry'>;
   router: Router;
+  admitter: Admitter;
+  cache: ResponseCache<CachedAnswer>;
   accountant: Accountant;
 }
 
 export interface Gateway {
   complete(request: ChatRequest, caller: Caller, signal?: AbortSignal): Promise<Completion>;
   /**
-   * Resolves once the first token is in hand (every retry and fallback happen before), so
+   * Resolves once the first token is in hand (every retry and fallback happen before it), so
    * failures before it are thrown here; a failure after it ends the iterable with a GatewayError.
    */
   stream(
@@ -36,32 +53,35 @@ export interface Gateway {
     caller: Caller,
     signal?: AbortSignal,
   ): Promise<AsyncIterable<CompletionChunk>>;
+  embed(request: EmbeddingRequest, caller: Caller, signal?: AbortSignal): Promise<Embeddings>;
 }
 
 const neverAborted = new AbortController().signal;
 
+/** Everything known about one request before its upstream call. */
+interface Prepared {
+  requestId: string;
+  started: number;
+  caller: Caller;
+  request: ChatRequest;
+  route: Route;
+  admission: Admission;
+  cacheKey: { model: string; hash: string } | undefined;
+}
+
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { router, accountant } = deps;
+  const { config, router, admitter, cache, accountant } = deps;
+  const ttlMs = config.cache.ttlSeconds * 1000;
 
-  /** Steps 1–2 (and 3, when it lands): everything decided before an upstream is called. */
-  function prepare(input: ChatRequest, caller: Caller): { request: ChatRequest; route: Route } {
-    const request = normalizeRequest(input);
-    const route = router.resolve(request.model, caller);
-    return { request, route };
-  }
-
-  function base(
-    requestId: string,
-    caller: Caller,
-    alias: string,
-    request: ChatRequest | undefined,
+  function outcome(
+    p: { requestId: string; caller: Caller; alias: string; request?: ChatRequest | undefined },
     stream: boolean,
-  ) {
+  ): Outcome {
     return {
-      requestId,
-      caller: request?.user ? { ...caller, user: request.user } : caller,
-      alias,
-      request,
+      requestId: p.requestId,
+      caller: p.request?.user ? { ...p.caller, user: p.request.user } : p.caller,
+      alias: p.alias,
+      request: p.request,
       stream,
       provider: null,
       model: null,
@@ -72,8 +92,97 @@ export function createGateway(deps: GatewayDeps): Gateway {
       cacheHit: false,
       content: null,
       error: null,
+      latencyMs: 0,
       ttftMs: null,
+      attempts: [],
     };
+  }
+
+  /** Steps 1–3. Returns the cached answer on a hit. */
+  async function prepare(
+    input: ChatRequest,
+    caller: Caller,
+    requestId: string,
+    started: number,
+  ): Promise<{ prepared: Prepared; hit: CachedAnswer | undefined }> {
+    const request = normalizeRequest(input);
+    const route = router.resolve(request.model, caller);
+    const admission = await admitter.admit(request, caller, route.targets);
+    const cacheKey =
+      config.cache.enabled && request.cache !== 'BYPASS'
+        ? {
+            model: request.model,
+            hash: `${config.cache.scope === 'global' ? '*' : caller.clientId}:${cacheKeyOf(request)}`,
+          }
+        : undefined;
+    const hit = cacheKey && request.cache === 'DEFAULT' ? await cache.get(cacheKey) : undefined;
+    return { prepared: { requestId, started, caller, request, route, admission, cacheKey }, hit };
+  }
+
+  /** Steps 6–7 for an answer that came whole: account, settle, cache. */
+  function finish(
+    p: Prepared,
+    target: Target,
+    response: ChatResponse,
+    attempts: Attempt[],
+    stream: boolean,
+    ttftMs: number | null,
+  ) {
+    const latencyMs = performance.now() - p.started;
+    const { costUsd, priced } = accountant.cost(
+      response.usage,
+      target.provider,
+      target.model,
+      response.model,
+    );
+    accountant.record({
+      ...outcome({ ...p, alias: p.route.alias }, stream),
+      provider: target.provider,
+      model: response.model,
+      usage: response.usage,
+      costUsd,
+      priced,
+      content: response.content,
+      latencyMs,
+      ttftMs,
+      attempts,
+    });
+    void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
+    if (p.cacheKey)
+      void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
+    return { costUsd, latencyMs };
+  }
+
+  function recordHit(p: Prepared, hit: CachedAnswer, stream: boolean): number {
+    const latencyMs = performance.now() - p.started;
+    accountant.record({
+      ...outcome({ ...p, alias: p.route.alias }, stream),
+      provider: hit.provider,
+      model: hit.response.model,
+      usage: hit.response.usage,
+      savedUsd: hit.costUsd,
+      cacheHit: true,
+      content: hit.response.content,
+      latencyMs,
+      ttftMs: stream ? latencyMs : null,
+    });
+    void p.admission.settle({ tokens: 0, costUsd: 0 });
+    return latencyMs;
+  }
+
+  function recordFailure(
+    p: { requestId: string; caller: Caller; alias: string; request?: ChatRequest },
+    started: number,
+    error: unknown,
+    attempts: Attempt[],
+    stream: boolean,
+  ) {
+    accountant.record({
+      ...outcome(p, stream),
+      error,
+      latencyMs: performance.now() - started,
+      attempts,
+    });
   }
 
   return {
@@ -81,34 +190,35 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const started = performance.now();
       const requestId = randomUUID();
       const attempts: Attempt[] = [];
-      let request: ChatRequest | undefined;
+      let prepared: Prepared | undefined;
+      const deadline = startDeadline(signal, config.retry.deadlineMs);
       try {
-        const prepared = prepare(input, caller);
-        request = prepared.request;
+        const { prepared: p, hit } = await prepare(input, caller, requestId, started);
+        prepared = p;
+        if (hit) {
+          const latencyMs = recordHit(p, hit, false);
+          return {
+            ...hit.response,
+            id: requestId,
+            provider: hit.provider,
+            costUsd: 0,
+            cached: true,
+            latencyMs,
+            attempts,
+          };
+        }
         const { result, target } = await callTargets(
           deps,
-          { request, targets: prepared.route.targets, signal },
+          {
+            request: p.request,
+            targets: router.order(p.route),
+            signal: deadline.signal,
+            deadline: deadline.expired,
+          },
           attempts,
           (provider, call) => provider.chat(call),
         );
-        const latencyMs = performance.now() - started;
-        const { costUsd, priced } = accountant.cost(
-          result.usage,
-          target.provider,
-          target.model,
-          result.model,
-        );
-        accountant.record({
-          ...base(requestId, caller, prepared.route.alias, request, false),
-          provider: target.provider,
-          model: result.model,
-          usage: result.usage,
-          costUsd,
-          priced,
-          content: result.content,
-          latencyMs,
-          attempts,
-        });
+        const { costUsd, latencyMs } = finish(p, target, result, attempts, false, null);
         return {
           ...result,
           id: requestId,
@@ -119,13 +229,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
           attempts,
         };
       } catch (error) {
-        accountant.record({
-          ...base(requestId, caller, input.model, request, false),
+        void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
+        recordFailure(
+          { requestId, caller, alias: input.model, request: prepared?.request },
+          started,
           error,
-          latencyMs: performance.now() - started,
           attempts,
-        });
+          false,
+        );
         throw error;
+      } finally {
+        deadline.clear();
       }
     },
 
@@ -133,62 +247,144 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const started = performance.now();
       const requestId = randomUUID();
       const attempts: Attempt[] = [];
-      let request: ChatRequest | undefined;
-      let opened: Awaited<ReturnType<typeof openStream>>;
-      let route: Route;
+      let prepared: Prepared | undefined;
+      const deadline = startDeadline(signal, config.retry.deadlineMs);
       try {
-        ({ request, route } = prepare(input, caller));
-        opened = await openStream({ request, targets: route.targets, signal }, attempts);
+        const { prepared: p, hit } = await prepare(input, caller, requestId, started);
+        prepared = p;
+        if (hit) {
+          recordHit(p, hit, true);
+          return replay(requestId, hit);
+        }
+        const { result: opened, target } = await callTargets(
+          deps,
+          {
+            request: p.request,
+            targets: router.order(p.route),
+            signal: deadline.signal,
+            deadline: deadline.expired,
+          },
+          attempts,
+          async (provider, call) => {
+            const iterator = provider.chatStream(call)[Symbol.asyncIterator]();
+            return { iterator, first: await iterator.next() };
+          },
+        );
+        return relay(p, target, opened, attempts, performance.now() - started);
       } catch (error) {
-        accountant.record({
-          ...base(requestId, caller, input.model, request, true),
+        void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
+        recordFailure(
+          { requestId, caller, alias: input.model, request: prepared?.request },
+          started,
           error,
-          latencyMs: performance.now() - started,
+          attempts,
+          true,
+        );
+        throw error;
+      } finally {
+        // Past the first token, the stream's consumer stops it (return() aborts the upstream).
+        deadline.clear();
+      }
+    },
+
+    async embed(input, caller, signal = neverAborted) {
+      const started = performance.now();
+      const requestId = randomUUID();
+      const attempts: Attempt[] = [];
+      const who = input.user ? { ...caller, user: input.user } : caller;
+      const deadline = startDeadline(signal, config.retry.deadlineMs);
+      try {
+        if (input.input.length === 0) throw badInput('input', 'input must not be empty');
+        const route = router.resolve(input.model, caller);
+        const targets = router.order(route).filter((t) => deps.providers.get(t.provider)?.embed);
+        if (targets.length === 0)
+          throw badInput('model', `"${input.model}" has no provider that makes embeddings`);
+        const { result, target } = await callTargets(
+          deps,
+          {
+            request: { model: input.model, messages: [], cache: 'BYPASS' },
+            targets,
+            signal: deadline.signal,
+            deadline: deadline.expired,
+          },
+          attempts,
+          (provider, call) =>
+            provider.embed!({
+              input: input.input,
+              model: call.model,
+              key: call.key,
+              signal: call.signal,
+              ...(input.dimensions !== undefined && { dimensions: input.dimensions }),
+            }),
+        );
+        const latencyMs = performance.now() - started;
+        const { costUsd, priced } = accountant.cost(
+          result.usage,
+          target.provider,
+          target.model,
+          result.model,
+        );
+        accountant.record({
+          ...outcome({ requestId, caller: who, alias: route.alias }, false),
+          provider: target.provider,
+          model: result.model,
+          usage: result.usage,
+          costUsd,
+          priced,
+          latencyMs,
           attempts,
         });
+        return {
+          id: requestId,
+          provider: target.provider,
+          costUsd,
+          latencyMs,
+          attempts,
+          ...result,
+        };
+      } catch (error) {
+        recordFailure(
+          { requestId, caller: who, alias: input.model },
+          started,
+          error,
+          attempts,
+          false,
+        );
         throw error;
+      } finally {
+        deadline.clear();
       }
-      const ttftMs = performance.now() - started;
-      return relay({ requestId, caller, route, request, opened, attempts, started, ttftMs });
     },
   };
 
-  /** Calls targets until one yields its first event; returns that event and the rest. */
-  async function openStream(context: Parameters<typeof callTargets>[1], attempts: Attempt[]) {
-    const { result, target } = await callTargets(
-      deps,
-      context,
-      attempts,
-      async (provider: Provider, call: ProviderCall) => {
-        const iterator = provider.chatStream(call)[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        return { iterator, first };
-      },
-    );
-    return { ...result, target };
+  /** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
+  async function* replay(requestId: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
+    const base = {
+      id: requestId,
+      provider: hit.provider,
+      model: hit.response.model,
+      cached: true,
+      done: false,
+    };
+    for (const word of hit.response.content?.match(/\s*\S+(\s+$)?/g) ?? [])
+      yield { ...base, delta: word };
+    const { finishReason, toolCalls, usage } = hit.response;
+    yield { ...base, delta: '', done: true, finishReason, toolCalls, usage, costUsd: 0 };
   }
 
-  async function* relay(state: {
-    requestId: string;
-    caller: Caller;
-    route: Route;
-    request: ChatRequest;
-    opened: {
-      iterator: AsyncIterator<StreamEvent>;
-      first: IteratorResult<StreamEvent>;
-      target: Target;
-    };
-    attempts: Attempt[];
-    started: number;
-    ttftMs: number;
-  }): AsyncGenerator<CompletionChunk> {
-    const { requestId, request, opened, attempts } = state;
-    const { iterator, target } = opened;
+  async function* relay(
+    p: Prepared,
+    target: Target,
+    opened: { iterator: AsyncIterator<StreamEvent>; first: IteratorResult<StreamEvent> },
+    attempts: Attempt[],
+    ttftMs: number,
+  ): AsyncGenerator<CompletionChunk> {
+    const { iterator } = opened;
     let text = '';
-    let finished: Extract<StreamEvent, { type: 'finish' }> | undefined;
+    let finished = false;
     let failure: unknown = null;
     const chunk = (delta: string): CompletionChunk => ({
-      id: requestId,
+      id: p.requestId,
       delta,
       provider: target.provider,
       model: target.model,
@@ -197,64 +393,57 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
     try {
       let next = opened.first;
+      let last: Extract<StreamEvent, { type: 'finish' }> | undefined;
       while (!next.done) {
         const event = next.value;
         if (event.type === 'delta') {
           text += event.text;
           yield chunk(event.text);
         } else {
-          finished = event;
+          last = event;
         }
         next = await iterator.next();
       }
-      if (!finished)
+      if (!last)
         throw new UpstreamError({
           kind: 'stream',
           message: `${target.provider} ended the stream without finishing`,
         });
-      const { costUsd, priced } = accountant.cost(
-        finished.usage,
-        target.provider,
-        target.model,
-        finished.model,
-      );
-      // Recorded before the last chunk goes out: a client that leaves on it loses nothing.
-      accountant.record({
-        ...base(requestId, state.caller, state.route.alias, request, true),
-        provider: target.provider,
-        model: finished.model,
-        usage: finished.usage,
-        costUsd,
-        priced,
-        content: text,
-        latencyMs: performance.now() - state.started,
-        ttftMs: state.ttftMs,
-        attempts,
-      });
+      const response: ChatResponse = {
+        model: last.model,
+        content: text === '' && last.toolCalls.length > 0 ? null : text,
+        toolCalls: last.toolCalls,
+        finishReason: last.finishReason,
+        usage: last.usage,
+      };
+      // Accounted (and cached, now that it is whole) before the last chunk goes out: a client
+      // that leaves on it loses nothing.
+      const { costUsd } = finish(p, target, response, attempts, true, ttftMs);
+      finished = true;
       yield {
         ...chunk(''),
-        model: finished.model,
+        model: last.model,
         done: true,
-        finishReason: finished.finishReason,
-        toolCalls: finished.toolCalls,
-        usage: finished.usage,
+        finishReason: last.finishReason,
+        toolCalls: last.toolCalls,
+        usage: last.usage,
         costUsd,
       };
     } catch (error) {
       failure = UpstreamError.isInstance(error)
         ? new GatewayError(
             error.kind === 'timeout' ? ErrorCodes.UPSTREAM_TIMEOUT : ErrorCodes.UPSTREAM_ERROR,
-            `the stream from ${target.provider} failed after it began: ${error.message}`,
+            `the stream from ${target.provider} broke after it began: ${error.message}`,
             { attempts },
             { cause: error },
           )
         : error;
       throw failure;
     } finally {
-      if (!finished || failure) {
-        // Cut, failed or left early by the client: stop the upstream, record what was streamed.
+      if (!finished) {
+        // Cut, failed, or left early by the client: stop the upstream, record what was streamed.
         await iterator.return?.().catch(() => {});
-        const usage = estimateUsage(request.messages, text, request.tools);
+        const usage = estimateUsage(p.request.messages, text, p.request.tools);
         const { costUsd, priced } = accountant.cost(
           usage,
           target.provider,
@@ -262,7 +451,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           target.model,
         );
         accountant.record({
-          ...base(requestId, state.caller, state.route.alias, request, true),
+          ...outcome({ ...p, alias: p.route.alias }, true),
           provider: target.provider,
           model: target.model,
           usage,
@@ -270,10 +459,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
           priced,
           content: text,
           error: failure ?? abortError(),
-          latencyMs: performance.now() - state.started,
-          ttftMs: state.ttftMs,
+          latencyMs: performance.now() - p.started,
+          ttftMs,
           attempts,
         });
+        void p.admission.settle({ tokens: usage.totalTokens, costUsd });
       }
     }
   }

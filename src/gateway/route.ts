@@ -1,6 +1,6 @@
 /**
- * Step 4: the model as called (an alias, or `provider/model`) → the targets to try, in order.
- * Strategies beyond fallback, and circuit breakers, come with the traffic-control work.
+ * Step 4: the model as called (an alias, or `provider/model`) → the targets to try, in order,
+ * by the alias's strategy, without those whose circuit is open.
  */
 import { mayUseModel } from '../auth.js';
 import type { Config } from '../config/schema.js';
@@ -17,11 +17,26 @@ export interface Route {
 
 export interface Router {
   resolve(model: string, caller: Caller): Route;
+  /** The route's targets in the order to try them now. */
+  order(route: Route): Target[];
   /** Every alias and `provider/model` a caller may call (`provider/*` when a provider lists no models). */
   names(caller: Caller): string[];
 }
 
-export function createRouter(config: Config, providers: ReadonlyMap<string, Provider>): Router {
+export interface RouterDeps {
+  /** Open circuits are skipped. */
+  isOpen(target: Target): boolean;
+  /** Recent latency (EWMA, ms) of a target; undefined before its first answer. */
+  latency(target: Target): number | undefined;
+  /** USD per million tokens (input + output) of a target; undefined when unknown. */
+  price(target: Target): number | undefined;
+}
+
+export function createRouter(
+  config: Config,
+  providers: ReadonlyMap<string, Provider>,
+  deps: RouterDeps,
+): Router {
   const aliases = new Map<string, Route>(
     Object.entries(config.models).map(([alias, route]) => [
       alias,
@@ -43,6 +58,22 @@ export function createRouter(config: Config, providers: ReadonlyMap<string, Prov
         );
       }
       return route;
+    },
+
+    order(route) {
+      const open = route.targets.filter((t) => !deps.isOpen(t));
+      if (open.length <= 1) return open;
+      switch (route.strategy) {
+        case 'fallback':
+          return open;
+        case 'loadbalance':
+          return weightedShuffle(open);
+        case 'latency':
+          // A target with no answer yet goes first, so every target gets measured.
+          return sortBy(open, (t) => deps.latency(t) ?? -1);
+        case 'cost':
+          return sortBy(open, (t) => deps.price(t) ?? Number.POSITIVE_INFINITY);
+      }
     },
 
     names(caller) {
@@ -79,5 +110,35 @@ export function createRouter(config: Config, providers: ReadonlyMap<string, Prov
     };
     if (direct.size < 10_000) direct.set(model, route);
     return route;
+  }
+}
+
+/** Stable sort by a numeric key, ascending. */
+function sortBy<T>(items: readonly T[], key: (item: T) => number): T[] {
+  return items
+    .map((item, i) => ({ item, i, k: key(item) }))
+    .sort((a, b) => a.k - b.k || a.i - b.i)
+    .map(({ item }) => item);
+}
+
+/** A random order where heavier targets tend to come first (Efraimidis–Spirakis). */
+function weightedShuffle(targets: readonly Target[]): Target[] {
+  return sortBy(targets, (t) => -(Math.random() ** (1 / t.weight)));
+}
+
+/** Recent latency per target, as an exponentially weighted moving average. */
+export class LatencyTracker {
+  readonly #ewma = new Map<string, number>();
+
+  constructor(private readonly alpha = 0.3) {}
+
+  observe(target: Target, ms: number): void {
+    const id = `${target.provider}/${target.model}`;
+    const previous = this.#ewma.get(id);
+    this.#ewma.set(id, previous === undefined ? ms : previous + this.alpha * (ms - previous));
+  }
+
+  latency(target: Target): number | undefined {
+    return this.#ewma.get(`${target.provider}/${target.model}`);
   }
 }

@@ -134,3 +134,22 @@ export interface CompletionChunk {
   usage?: Usage;
   costUsd?: number;
 }
+
+export interface EmbeddingRequest {
+  /** As the client called it: an alias or `provider/model`. */
+  model: string;
+  input: string[];
+  dimensions?: number;
+  user?: string;
+}
+
+export interface Embeddings {
+  id: string;
+  provider: string;
+  model: string;
+  embeddings: number[][];
+  usage: Usage;
+  costUsd: number;
+  latencyMs: number;
+  attempts: Attempt[];
+}

@@ -1,16 +1,26 @@
-/** Placeholder until the anthropic adapter lands. */
-import { UpstreamError } from '../gateway/errors.js';
+/**
+ * The Anthropic Messages API adapter: where to call (`POST {baseUrl}/messages`, `x-api-key` and
+ * `anthropic-version`) and how to translate, split by verb into the anthropic-*.ts modules.
+ *
+ * @see https://docs.claude.com/en/api/messages
+ */
+import { parseAnthropicError } from './anthropic-errors.js';
+import { buildAnthropicRequest } from './anthropic-request.js';
+import { parseAnthropicResponse } from './anthropic-response.js';
+import { parseAnthropicStream } from './anthropic-stream.js';
 import type { HttpAdapter } from './types.js';
 
-const notYet = (): never => {
-  throw new UpstreamError({ kind: 'bad_request', message: 'the anthropic adapter is not implemented yet' });
-};
+/** The API version we speak: it still accepts `temperature` and `top_p`. */
+export const anthropicVersion = '2023-06-01';
 
 export const anthropicAdapter: HttpAdapter = {
-  defaultBaseUrl: undefined,
-  authHeaders: () => ({}),
-  chatRequest: notYet,
-  parseChatResponse: notYet,
-  parseChatStream: notYet,
-  parseError: notYet,
+  defaultBaseUrl: 'https://api.anthropic.com/v1',
+  authHeaders: (key) => ({
+    'anthropic-version': anthropicVersion,
+    ...(key !== undefined && { 'x-api-key': key }),
+  }),
+  chatRequest: buildAnthropicRequest,
+  parseChatResponse: parseAnthropicResponse,
+  parseChatStream: parseAnthropicStream,
+  parseError: parseAnthropicError,
 };

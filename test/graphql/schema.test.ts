@@ -11,17 +11,55 @@ describe('the public schema', () => {
 
   it('has every type and field of the contract', () => {
     const fields = (name: string) => Object.keys((schema.getType(name) as any).getFields());
-    expect(fields('Query')).toEqual(expect.arrayContaining(['providers', 'models', 'usage', 'viewer']));
+    expect(fields('Query')).toEqual(
+      expect.arrayContaining(['providers', 'models', 'usage', 'viewer']),
+    );
     expect(fields('Mutation')).toEqual(expect.arrayContaining(['complete', 'invalidateCache']));
     expect(fields('Subscription')).toEqual(['completionStream']);
     expect(fields('Completion')).toEqual(
-      expect.arrayContaining(['id', 'provider', 'model', 'content', 'toolCalls', 'finishReason', 'usage', 'costUsd', 'cached', 'latencyMs', 'attempts']),
+      expect.arrayContaining([
+        'id',
+        'provider',
+        'model',
+        'content',
+        'toolCalls',
+        'finishReason',
+        'usage',
+        'costUsd',
+        'cached',
+        'latencyMs',
+        'attempts',
+      ]),
     );
     expect(fields('CompletionChunk')).toEqual(
-      expect.arrayContaining(['id', 'delta', 'provider', 'model', 'cached', 'done', 'finishReason', 'toolCalls', 'usage', 'costUsd']),
+      expect.arrayContaining([
+        'id',
+        'delta',
+        'provider',
+        'model',
+        'cached',
+        'done',
+        'finishReason',
+        'toolCalls',
+        'usage',
+        'costUsd',
+      ]),
     );
-    expect(fields('UsageGroup')).toEqual(expect.arrayContaining(['client', 'user', 'provider', 'model', 'day', 'hour', 'requests', 'costUsd']));
-    expect(fields('Provider')).toEqual(expect.arrayContaining(['name', 'type', 'models', 'keys', 'availableKeys', 'healthy']));
+    expect(fields('UsageGroup')).toEqual(
+      expect.arrayContaining([
+        'client',
+        'user',
+        'provider',
+        'model',
+        'day',
+        'hour',
+        'requests',
+        'costUsd',
+      ]),
+    );
+    expect(fields('Provider')).toEqual(
+      expect.arrayContaining(['name', 'type', 'models', 'keys', 'availableKeys', 'healthy']),
+    );
   });
 });
 
@@ -36,7 +74,8 @@ describe('GraphQL over HTTP', () => {
     const failures: string[] = [];
     for (const audit of audits) {
       const result = await audit.fn();
-      if (result.status !== 'ok') failures.push(`${audit.name}: ${result.status} ${'reason' in result ? result.reason : ''}`);
+      if (result.status !== 'ok')
+        failures.push(`${audit.name}: ${result.status} ${'reason' in result ? result.reason : ''}`);
     }
     expect(audits.length).toBeGreaterThan(50);
     expect(failures).toEqual([]);

@@ -1,0 +1,160 @@
+/**
+ * Step 2: admission. Rate limits (global, per client, per end user: requests and tokens over
+ * several windows) and the client's budget. A token limit reserves an estimate (prompt tokens
+ * counted, plus maxTokens or a default) and settles with the real usage; a budget reserves the
+ * estimated cost and settles with the real cost, so concurrent requests cannot overspend.
+ */
+import type { ClientInfo } from '../auth.js';
+import type { Config, RateLimit } from '../config/schema.js';
+import type { Limiter, Reservation } from '../state/limits.js';
+import { periodOf, type SpendCounters, type SpendPeriod } from '../state/spend.js';
+import { countPromptTokens } from '../usage/tokens.js';
+import { ErrorCodes, GatewayError } from './errors.js';
+import type { Caller, ChatRequest, Target } from './types.js';
+
+export interface Admission {
+  /** Settles every reservation with what the request really used (zeros when it failed). */
+  settle(actual: { tokens: number; costUsd: number }): Promise<void>;
+}
+
+export interface Admitter {
+  admit(request: ChatRequest, caller: Caller, targets: readonly Target[]): Promise<Admission>;
+  /** Spent in the client's current budget period. */
+  spent(clientId: string): Promise<number>;
+}
+
+export interface BudgetAlert {
+  clientId: string;
+  threshold: number;
+  budgetUsd: number;
+  spentUsd: number;
+  period: string;
+}
+
+export interface AdmitterDeps {
+  config: Config;
+  clients: (id: string) => ClientInfo | undefined;
+  createLimiter: (prefix: string, limits: readonly RateLimit[]) => Limiter;
+  spend: SpendCounters;
+  /** USD per token (input, output) of a target, for the cost estimate; undefined when unknown. */
+  price(target: Target): { input: number; output: number } | undefined;
+  onBudgetAlert(alert: BudgetAlert): void;
+}
+
+const noop: Admission = { settle: async () => {} };
+
+export function createAdmitter(deps: AdmitterDeps): Admitter {
+  const { config, spend } = deps;
+  const defaultMaxTokens = config.rateLimits.defaultMaxTokens;
+  const global =
+    config.rateLimits.global.length > 0
+      ? deps.createLimiter('conduit:rl:global', config.rateLimits.global)
+      : undefined;
+  const perUser =
+    config.rateLimits.perUser.length > 0
+      ? deps.createLimiter('conduit:rl:user', config.rateLimits.perUser)
+      : undefined;
+  const perClient = new Map(
+    config.clients
+      .filter((c) => c.rateLimits.length > 0)
+      .map((c) => [c.id, deps.createLimiter(`conduit:rl:client:${c.id}`, c.rateLimits)] as const),
+  );
+  const countsTokens = [
+    config.rateLimits.global,
+    config.rateLimits.perUser,
+    ...config.clients.map((c) => c.rateLimits),
+  ].some((limits) => limits.some((l) => l.tokens !== undefined));
+  const budgeted = config.clients.some((c) => c.budget);
+
+  async function limit(request: ChatRequest, caller: Caller, promptTokens: number) {
+    const checks: [Limiter, string][] = [];
+    const client = perClient.get(caller.clientId);
+    if (client) checks.push([client, caller.clientId]);
+    if (perUser && request.user) checks.push([perUser, `${caller.clientId}:${request.user}`]);
+    if (global) checks.push([global, 'all']);
+    const held: [Limiter, Reservation][] = [];
+    const tokens = countsTokens ? promptTokens + (request.maxTokens ?? defaultMaxTokens) : 0;
+    for (const [limiter, key] of checks) {
+      const decision = await limiter.check(key, { requests: 1, tokens });
+      if (!decision.ok) {
+        await Promise.all(held.map(([l, r]) => l.release(r)));
+        const seconds = Math.ceil(decision.retryAfterMs / 1000);
+        const what =
+          decision.limit.requests !== undefined
+            ? `${decision.limit.requests} requests`
+            : `${decision.limit.tokens} tokens`;
+        throw new GatewayError(
+          ErrorCodes.RATE_LIMITED,
+          `rate limit reached (${what} per ${decision.limit.perSeconds} s); retry in ${seconds} s`,
+          {
+            retryAfterSeconds: seconds,
+          },
+        );
+      }
+      held.push([limiter, decision.reservation]);
+    }
+    return held;
+  }
+
+  return {
+    async admit(request, caller, targets) {
+      if (!global && !perUser && !perClient.has(caller.clientId) && !budgeted) return noop;
+      const budget = deps.clients(caller.clientId)?.budget;
+      const promptTokens =
+        countsTokens || budget ? countPromptTokens(request.messages, request.tools) : 0;
+      const held = await limit(request, caller, promptTokens);
+
+      let period: SpendPeriod | undefined;
+      let reservedUsd = 0;
+      if (budget) {
+        period = periodOf(budget.period);
+        const price = targets.map((t) => deps.price(t)).find((p) => p !== undefined);
+        reservedUsd = price
+          ? promptTokens * price.input + (request.maxTokens ?? defaultMaxTokens) * price.output
+          : 0;
+        const decision = await spend.reserve(caller.clientId, period, reservedUsd, budget.usd);
+        if (!decision.ok) {
+          await Promise.all(held.map(([l, r]) => l.release(r)));
+          throw new GatewayError(
+            ErrorCodes.BUDGET_EXCEEDED,
+            `the ${budget.period}ly budget of client "${caller.clientId}" ($${budget.usd}) is spent`,
+            { budgetUsd: budget.usd, spentUsd: decision.spentUsd },
+          );
+        }
+      }
+
+      return {
+        async settle({ tokens, costUsd }) {
+          await Promise.all(
+            held.map(([limiter, reservation]) => limiter.settle(reservation, tokens)),
+          );
+          if (!budget || !period) return;
+          await spend.settle(caller.clientId, period, reservedUsd, costUsd);
+          const spentUsd = await spend.spent(caller.clientId, period);
+          for (const threshold of budget.alertAt) {
+            if (spentUsd < threshold * budget.usd) continue;
+            if (
+              await spend.markOnce(
+                `alert:${caller.clientId}:${period.key}:${threshold}`,
+                period.endsAt - Date.now() + 86_400_000,
+              )
+            ) {
+              deps.onBudgetAlert({
+                clientId: caller.clientId,
+                threshold,
+                budgetUsd: budget.usd,
+                spentUsd,
+                period: period.key,
+              });
+            }
+          }
+        },
+      };
+    },
+
+    async spent(clientId) {
+      const budget = deps.clients(clientId)?.budget;
+      return spend.spent(clientId, periodOf(budget?.period ?? 'month'));
+    },
+  };
+}

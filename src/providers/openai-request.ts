@@ -1,0 +1,94 @@
+/**
+ * ChatRequest → the OpenAI Chat Completions request body (and its dialects).
+ *
+ * @see https://platform.openai.com/docs/api-reference/chat/create
+ */
+import type { ChatMessage, ChatRequest, ToolChoice } from '../gateway/types.js';
+import type { OpenAIDialect } from './openai-wire.js';
+
+export function convertToOpenAIChatBody(
+  request: ChatRequest,
+  options: { model: string; stream: boolean },
+  dialect: OpenAIDialect,
+): Record<string, unknown> {
+  const tools = request.tools ?? [];
+  return {
+    model: options.model,
+    messages: request.messages.map((message) => convertMessage(message, request.messages, dialect)),
+    ...(request.temperature !== undefined && { temperature: request.temperature }),
+    ...(request.topP !== undefined && { top_p: request.topP }),
+    ...(request.maxTokens !== undefined && { [dialect.maxTokensField]: request.maxTokens }),
+    ...(request.stop !== undefined && request.stop.length > 0 && { stop: request.stop }),
+    ...(tools.length > 0 && {
+      tools: tools.map((tool) => ({
+        type: 'function',
+        function: {
+          name: tool.name,
+          ...(tool.description !== undefined && { description: tool.description }),
+          ...(tool.parameters !== undefined
+            ? { parameters: tool.parameters }
+            : dialect.requireToolParameters && { parameters: { type: 'object', properties: {} } }),
+        },
+      })),
+    }),
+    ...(request.toolChoice !== undefined && {
+      tool_choice: dialect.mapToolChoice(request.toolChoice),
+    }),
+    ...(options.stream && {
+      stream: true,
+      ...(dialect.streamOptions && { stream_options: { include_usage: true } }),
+    }),
+  };
+}
+
+function convertMessage(
+  message: ChatMessage,
+  all: readonly ChatMessage[],
+  dialect: OpenAIDialect,
+): Record<string, unknown> {
+  switch (message.role) {
+    case 'system':
+    case 'user':
+      return { role: message.role, content: message.content ?? '' };
+    case 'assistant': {
+      const calls = message.toolCalls ?? [];
+      return {
+        role: 'assistant',
+        content: message.content ?? (calls.length > 0 ? null : ''),
+        ...(calls.length > 0 && {
+          tool_calls: calls.map((call) => ({
+            id: call.id,
+            type: 'function',
+            function: { name: call.name, arguments: call.arguments },
+          })),
+        }),
+      };
+    }
+    case 'tool': {
+      const name = dialect.toolResultName ? toolNameOf(message.toolCallId, all) : undefined;
+      return {
+        role: 'tool',
+        tool_call_id: message.toolCallId ?? '',
+        ...(name !== undefined && { name }),
+        content: message.content ?? '',
+      };
+    }
+  }
+}
+
+/** The name of the tool a result answers, from the assistant turn that called it. */
+function toolNameOf(id: string | undefined, messages: readonly ChatMessage[]): string | undefined {
+  if (id === undefined) return undefined;
+  for (const message of messages) {
+    const call = message.toolCalls?.find((c) => c.id === id);
+    if (call) return call.name;
+  }
+  return undefined;
+}
+
+/** @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-tool_choice */
+export function mapOpenAIToolChoice(choice: ToolChoice): unknown {
+  return typeof choice === 'string'
+    ? choice
+    : { type: 'function', function: { name: choice.name } };
+}

@@ -1,0 +1,150 @@
+/**
+ * The OpenAI-compatible edge: every path under `/v1/`. Programs written for the OpenAI API work
+ * by changing their base URL and key. The path stays thin: the body is read once into one
+ * Buffer and parsed once, the answer goes out in one writeHead and one end, and every failure
+ * becomes OpenAI's error shape (`errors.ts`). Every response says `x-conduit-provider`,
+ * `x-conduit-cache` and `x-request-id`.
+ *
+ * @see https://platform.openai.com/docs/api-reference
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badInput } from '../gateway/errors.js';
+import type { Services } from '../services.js';
+import { completeChat, streamChat } from './chat.js';
+import { conduitHeaders, toChatCall, type Reply } from './convert.js';
+import { createEmbeddings } from './embeddings.js';
+import { openAIError, toOpenAIError } from './errors.js';
+import { listModels, retrieveModel } from './models.js';
+
+/** The largest request body read. */
+const maxBodyBytes = 16 * 1024 * 1024;
+
+/** Serves one request whose path starts with `/v1/`. Never rejects. */
+export async function handleOpenAI(
+  services: Services,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  try {
+    const caller = services.auth.authenticate(req.headers.authorization);
+    const method = req.method;
+    if (path === '/v1/chat/completions') {
+      if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
+      const body = await readJson(req);
+      if (body === tooLarge) return send(res, bodyTooLarge());
+      const cacheHeader = req.headers['x-conduit-cache'];
+      const call = toChatCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
+      const signal = clientSignal(res);
+      if (call.stream) return await streamChat(services, caller, call, res, signal);
+      return send(res, await completeChat(services, caller, call, signal));
+    }
+    if (path === '/v1/embeddings') {
+      if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
+      const body = await readJson(req);
+      if (body === tooLarge) return send(res, bodyTooLarge());
+      return send(res, await createEmbeddings(services, caller, body, clientSignal(res)));
+    }
+    if (path === '/v1/models' || path.startsWith('/v1/models/')) {
+      if (method !== 'GET') return send(res, notAllowed(method, path, 'GET'));
+      if (path === '/v1/models') return send(res, listModels(services, caller, randomUUID()));
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      return send(res, retrieveModel(services, caller, id, randomUUID()));
+    }
+    return send(res, withConduitHeaders(openAIError(404, `Unknown route ${method} ${path}`)));
+  } catch (error) {
+    if (res.headersSent) {
+      // Only the stream writes before it is done, and it reports its own failures.
+      res.end();
+      return;
+    }
+    send(res, withConduitHeaders(toOpenAIError(error), error));
+  }
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, reply.headers);
+  res.end(JSON.stringify(reply.body));
+}
+
+/** An error's reply with the headers every `/v1` response carries. */
+function withConduitHeaders(reply: Reply, error?: unknown): Reply {
+  return {
+    ...reply,
+    headers: { ...conduitHeaders(lastProvider(error), false, randomUUID()), ...reply.headers },
+  };
+}
+
+/** The provider of the last upstream try, when the error lists them; else `none`. */
+function lastProvider(error: unknown): string {
+  const attempts = (error as { details?: { attempts?: unknown } } | undefined)?.details?.attempts;
+  if (Array.isArray(attempts) && attempts.length > 0) {
+    const last: unknown = attempts[attempts.length - 1];
+    const provider = (last as { provider?: unknown }).provider;
+    if (typeof provider === 'string') return provider;
+  }
+  return 'none';
+}
+
+const notAllowed = (method: string | undefined, path: string, allowed: string): Reply => {
+  const reply = withConduitHeaders(
+    openAIError(405, `${method} is not allowed on ${path}: use ${allowed}`),
+  );
+  reply.headers.allow = allowed;
+  return reply;
+};
+
+const bodyTooLarge = (): Reply => {
+  const reply = withConduitHeaders(
+    openAIError(413, `the request body is larger than ${maxBodyBytes} bytes`),
+  );
+  reply.headers.connection = 'close';
+  return reply;
+};
+
+const tooLarge = Symbol('too large');
+
+/** The body, read once into one Buffer and parsed once. Throws BAD_USER_INPUT if not JSON. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
+  if (body === null) return tooLarge;
+  if (body.length === 0) throw badInput('body', 'the request body is empty: send a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw badInput('body', `the request body is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** Null when the body passes `maxBodyBytes` (the rest is left unread). */
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+}
+
+/** Aborted when the client goes away before its answer is written. */
+function clientSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}

@@ -1,0 +1,263 @@
+/**
+ * Spend counters for budgets, per client and period, plus once-only marks for alerts. In memory,
+ * or in Redis where a reservation is one Lua script (check + add), so replicas together never
+ * reserve past a limit. Amounts are counted in integer nano-dollars: no float drift in the check.
+ *
+ * If Redis fails, this process goes on with an in-memory copy (the last values Redis gave it plus
+ * what it reserves meanwhile), reports the failure, and uses Redis again as soon as it answers.
+ */
+import { asError, type RedisClient, type StoreErrorHandler } from './redis.js';
+
+export type BudgetPeriod = 'day' | 'week' | 'month';
+
+/** One budget period: a name for keys and its end, after which its counter expires. */
+export interface SpendPeriod {
+  /** `2026-11-29`, `W2026-11-23` (the week's Monday) or `2026-11`. */
+  key: string;
+  /** Epoch ms the next period starts. */
+  endsAt: number;
+}
+
+export type SpendDecision = { ok: true } | { ok: false; spentUsd: number };
+
+export interface SpendCounters {
+  /** Adds `usd` unless the total would pass `limitUsd` (or already reached it). */
+  reserve(
+    clientId: string,
+    period: SpendPeriod,
+    usd: number,
+    limitUsd: number,
+  ): Promise<SpendDecision>;
+  /** Replaces a reservation by what the request really cost. */
+  settle(
+    clientId: string,
+    period: SpendPeriod,
+    reservedUsd: number,
+    actualUsd: number,
+  ): Promise<void>;
+  spent(clientId: string, period: SpendPeriod): Promise<number>;
+  /** Starts the counter at `usd` (from the usage store) unless it exists; true if this call did. */
+  seed(clientId: string, period: SpendPeriod, usd: number): Promise<boolean>;
+  /** True the first time `key` is marked, across every replica, within `ttlMs`. */
+  markOnce(key: string, ttlMs?: number): Promise<boolean>;
+}
+
+export interface SpendOptions {
+  redis?: RedisClient;
+  /** @default conduit:spend */
+  prefix?: string;
+  /** How long a counter outlives its period, for late settles and reports. @default 86400000 */
+  graceMs?: number;
+  onStoreError?: StoreErrorHandler;
+}
+
+const day = 86_400_000;
+const nanos = (usd: number): number => Math.round(usd * 1e9);
+const usdOf = (n: number): number => Math.max(0, n) / 1e9;
+
+/** The UTC period `now` falls in. */
+export function periodOf(period: BudgetPeriod, now: Date = new Date()): SpendPeriod {
+  const y = now.getUTCFullYear();
+  const m = now.getUTCMonth();
+  const d = now.getUTCDate();
+  const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  switch (period) {
+    case 'day':
+      return { key: iso(Date.UTC(y, m, d)), endsAt: Date.UTC(y, m, d + 1) };
+    case 'week': {
+      const monday = Date.UTC(y, m, d - ((now.getUTCDay() + 6) % 7));
+      return { key: `W${iso(monday)}`, endsAt: monday + 7 * day };
+    }
+    case 'month':
+      return { key: iso(Date.UTC(y, m, 1)).slice(0, 7), endsAt: Date.UTC(y, m + 1, 1) };
+    default:
+      return period satisfies never;
+  }
+}
+
+/** The operations both stores offer, on integer nano-dollars and full keys. */
+interface Store {
+  reserve(key: string, amount: number, limit: number, expireAt: number): Promise<[boolean, number]>;
+  add(key: string, amount: number, expireAt: number): Promise<number>;
+  get(key: string): Promise<number>;
+  setIfAbsent(key: string, amount: number, expireAt: number): Promise<boolean>;
+  mark(key: string, expireAt: number): Promise<boolean>;
+}
+
+export function createSpendCounters(options: SpendOptions = {}): SpendCounters {
+  const { redis, prefix = 'conduit:spend', graceMs = day } = options;
+  const memory = memoryStore();
+  const store = redis ? insured(redisStore(redis), memory, options.onStoreError) : memory;
+  const keyOf = (clientId: string, period: SpendPeriod) =>
+    `${prefix}:${encodeURIComponent(clientId)}:${period.key}`;
+  const expiry = (period: SpendPeriod) => period.endsAt + graceMs;
+
+  return {
+    async reserve(clientId, period, usd, limitUsd) {
+      const [ok, total] = await store.reserve(
+        keyOf(clientId, period),
+        nanos(usd),
+        nanos(limitUsd),
+        expiry(period),
+      );
+      return ok ? { ok: true } : { ok: false, spentUsd: usdOf(total) };
+    },
+    async settle(clientId, period, reservedUsd, actualUsd) {
+      const delta = nanos(actualUsd) - nanos(reservedUsd);
+      if (delta !== 0) await store.add(keyOf(clientId, period), delta, expiry(period));
+    },
+    async spent(clientId, period) {
+      return usdOf(await store.get(keyOf(clientId, period)));
+    },
+    seed(clientId, period, usd) {
+      return store.setIfAbsent(keyOf(clientId, period), nanos(usd), expiry(period));
+    },
+    markOnce(key, ttlMs = 35 * day) {
+      return store.mark(`${prefix}:mark:${key}`, Date.now() + ttlMs);
+    },
+  };
+}
+
+interface Entry {
+  value: number;
+  expireAt: number;
+}
+
+/** The in-memory store; `put` lets the Redis store keep it current as insurance. */
+function memoryStore(): Store & { put(key: string, value: number, expireAt: number): void } {
+  const entries = new Map<string, Entry>();
+  const live = (key: string): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry && entry.expireAt <= Date.now()) entries.delete(key);
+    return entry && entry.expireAt > Date.now() ? entry : undefined;
+  };
+  const put = (key: string, value: number, expireAt: number) => {
+    entries.set(key, { value, expireAt: live(key)?.expireAt ?? expireAt });
+  };
+  return {
+    put,
+    async reserve(key, amount, limit, expireAt) {
+      const current = live(key)?.value ?? 0;
+      if (current >= limit || current + amount > limit) return [false, current];
+      put(key, current + amount, expireAt);
+      return [true, current + amount];
+    },
+    async add(key, amount, expireAt) {
+      const total = (live(key)?.value ?? 0) + amount;
+      put(key, total, expireAt);
+      return total;
+    },
+    async get(key) {
+      return live(key)?.value ?? 0;
+    },
+    async setIfAbsent(key, amount, expireAt) {
+      if (live(key)) return false;
+      put(key, amount, expireAt);
+      return true;
+    },
+    async mark(key, expireAt) {
+      if (live(key)) return false;
+      put(key, 1, expireAt);
+      return true;
+    },
+  };
+}
+
+/** Check and add in one step; the expiry is set once, when the counter is created. */
+const reserveScript = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if current >= limit or current + amount > limit then return {0, current} end
+local total = redis.call('INCRBY', KEYS[1], amount)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
+return {1, total}`;
+
+const addScript = `local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return total`;
+
+function redisStore(redis: RedisClient): Store {
+  const args = (...values: number[]) => values.map((v) => String(Math.round(v)));
+  return {
+    async reserve(key, amount, limit, expireAt) {
+      const [ok, total] = (await redis.eval(reserveScript, {
+        keys: [key],
+        arguments: args(amount, limit, expireAt),
+      })) as [number, number];
+      return [ok === 1, total];
+    },
+    async add(key, amount, expireAt) {
+      return (await redis.eval(addScript, {
+        keys: [key],
+        arguments: args(amount, expireAt),
+      })) as number;
+    },
+    async get(key) {
+      return Number((await redis.get(key)) ?? 0);
+    },
+    async setIfAbsent(key, amount, expireAt) {
+      const reply = await redis.set(key, String(amount), {
+        expiration: { type: 'PXAT', value: expireAt },
+        condition: 'NX',
+      });
+      return reply === 'OK';
+    },
+    async mark(key, expireAt) {
+      const reply = await redis.set(key, '1', {
+        expiration: { type: 'PXAT', value: expireAt },
+        condition: 'NX',
+      });
+      return reply === 'OK';
+    },
+  };
+}
+
+/** Redis first; on failure the memory store answers, kept current with what Redis last said. */
+function insured(
+  primary: Store,
+  memory: ReturnType<typeof memoryStore>,
+  onStoreError: StoreErrorHandler | undefined,
+): Store {
+  async function attempt<T>(
+    run: (store: Store) => Promise<T>,
+    mirror: (value: T) => void,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await run(primary);
+    } catch (error) {
+      onStoreError?.(asError(error));
+      return run(memory);
+    }
+    mirror(value);
+    return value;
+  }
+  return {
+    reserve: (key, amount, limit, expireAt) =>
+      attempt(
+        (store) => store.reserve(key, amount, limit, expireAt),
+        ([, total]) => memory.put(key, total, expireAt),
+      ),
+    add: (key, amount, expireAt) =>
+      attempt(
+        (store) => store.add(key, amount, expireAt),
+        (total) => memory.put(key, total, expireAt),
+      ),
+    get: (key) =>
+      attempt(
+        (store) => store.get(key),
+        () => {},
+      ),
+    setIfAbsent: (key, amount, expireAt) =>
+      attempt(
+        (store) => store.setIfAbsent(key, amount, expireAt),
+        (done) => done && memory.put(key, amount, expireAt),
+      ),
+    // Marked in Redis or not, this process must not fire it again during an outage.
+    mark: (key, expireAt) =>
+      attempt(
+        (store) => store.mark(key, expireAt),
+        () => memory.put(key, 1, expireAt),
+      ),
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * The usage database: one Kysely over SQLite (better-sqlite3) or Postgres (pg), the table's
+ * types, its migrations, and the mapping between a `UsageRecord` and a row.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import type { Logger, Migration, Selectable } from 'kysely';
+import pg from 'pg';
+import type { UsageRecord } from './store.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * One row per request. Times are milliseconds since the epoch and flags are 0/1 in both
+ * dialects, so every query reads the same on SQLite and Postgres.
+ */
+export interface UsageTable {
+  time: number;
+  request_id: string;
+  client_id: string;
+  end_user: string | null;
+  alias: string;
+  provider: string | null;
+  model: string | null;
+  status: string;
+  error_code: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  estimated: number;
+  cost_usd: number;
+  saved_usd: number;
+  priced: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  cache_hit: number;
+  attempts: number;
+  stream: number;
+  prompt: string | null;
+  response: string | null;
+}
+
+export interface UsageDatabase {
+  usage_records: UsageTable;
+}
+
+export type UsageRow = Selectable<UsageTable>;
+
+export interface OpenedDatabase {
+  db: Kysely<UsageDatabase>;
+  dialect: DialectName;
+}
+
+const migrations: Record<string, Migration> = {
+  '0001_usage_records': {
+    async up(db) {
+      await db.schema
+        .createTable('usage_records')
+        .addColumn('request_id', 'text', (c) => c.primaryKey())
+        .addColumn('time', 'bigint', (c) => c.notNull())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('end_user', 'text')
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text')
+        .addColumn('model', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('prompt_tokens', 'integer', (c) => c.notNull())
+        .addColumn('completion_tokens', 'integer', (c) => c.notNull())
+        .addColumn('cached_tokens', 'integer', (c) => c.notNull())
+        .addColumn('estimated', 'smallint', (c) => c.notNull())
+        .addColumn('cost_usd', 'double precision', (c) => c.notNull())
+        .addColumn('saved_usd', 'double precision', (c) => c.notNull())
+        .addColumn('priced', 'smallint', (c) => c.notNull())
+        .addColumn('latency_ms', 'double precision', (c) => c.notNull())
+        .addColumn('ttft_ms', 'double precision')
+        .addColumn('cache_hit', 'smallint', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('stream', 'smallint', (c) => c.notNull())
+        .addColumn('prompt', 'text')
+        .addColumn('response', 'text')
+        .execute();
+      // Every report is a time range; non-admins always filter by their client; budgets sum
+      // cost per client since the period began.
+      await db.schema.createIndex('usage_time').on('usage_records').column('time').execute();
+      await db.schema
+        .createIndex('usage_client_time')
+        .on('usage_records')
+        .columns(['client_id', 'time'])
+        .execute();
+      await db.schema
+        .createIndex('usage_user_time')
+        .on('usage_records')
+        .columns(['end_user', 'time'])
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('usage_records').execute();
+    },
+  },
+};
+
+/** Postgres hands bigint and numeric back as text; every one of ours fits a double. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function sqliteFile(url: string): string {
+  const path = url.slice('sqlite:'.length);
+  if (path === ':memory:' || path === '') return ':memory:';
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
+/**
+ * Opens `sqlite:PATH` (the folder is created; `sqlite::memory:` stays in memory) or
+ * `postgres://…`, and runs the migrations. Rejects when the database cannot be reached.
+ */
+export async function openDatabase(
+  url: string,
+  options: { log?: Logger; onError?: (error: unknown) => void } = {},
+): Promise<OpenedDatabase> {
+  let opened: OpenedDatabase;
+  if (url.startsWith('sqlite:')) {
+    const database = new Database(sqliteFile(url));
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    const db = new Kysely<UsageDatabase>({
+      dialect: new SqliteDialect({ database }),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    opened = { db, dialect: 'sqlite' };
+  } else if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 5_000,
+      types: pgTypes,
+    });
+    // A connection that dies (a restart, a network cut) emits 'error' on its client. The pool
+    // listens while the client is idle; while it is checked out nobody does (Kysely does not),
+    // and an unheard 'error' would crash the process. The query in flight rejects anyway.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('error', (error) => options.onError?.(error));
+    const db = new Kysely<UsageDatabase>({
+      dialect: new PostgresDialect({ pool }),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    opened = { db, dialect: 'postgres' };
+  } else {
+    throw new Error(
+      `database.url must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`,
+    );
+  }
+  try {
+    const migrator = new Migrator({
+      db: opened.db,
+      provider: { getMigrations: async () => migrations },
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+    if (opened.dialect === 'sqlite') {
+      // Percentiles rely on SQLite's percentile extension, which better-sqlite3 compiles in.
+      await sql`select percentile_cont(1, 0.5)`.execute(opened.db);
+    }
+  } catch (error) {
+    await opened.db.destroy();
+    throw error;
+  }
+  return opened;
+}
+
+const flag = (value: boolean): number => (value ? 1 : 0);
+
+export function toRow(record: UsageRecord): UsageRow {
+  return {
+    time: record.time.getTime(),
+    request_id: record.requestId,
+    client_id: record.clientId,
+    end_user: record.user,
+    alias: record.alias,
+    provider: record.provider,
+    model: record.model,
+    status: record.status,
+    error_code: record.errorCode,
+    prompt_tokens: record.promptTokens,
+    completion_tokens: record.completionTokens,
+    cached_tokens: record.cachedTokens,
+    estimated: flag(record.estimated),
+    cost_usd: record.costUsd,
+    saved_usd: record.savedUsd,
+    priced: flag(record.priced),
+    latency_ms: record.latencyMs,
+    ttft_ms: record.ttftMs,
+    cache_hit: flag(record.cacheHit),
+    attempts: record.attempts,
+    stream: flag(record.stream),
+    prompt: record.prompt,
+    response: record.response,
+  };
+}
+
+export function fromRow(row: UsageRow): UsageRecord {
+  return {
+    time: new Date(Number(row.time)),
+    requestId: row.request_id,
+    clientId: row.client_id,
+    user: row.end_user,
+    alias: row.alias,
+    provider: row.provider,
+    model: row.model,
+    status: row.status === 'error' ? 'error' : 'ok',
+    errorCode: row.error_code,
+    promptTokens: Number(row.prompt_tokens),
+    completionTokens: Number(row.completion_tokens),
+    cachedTokens: Number(row.cached_tokens),
+    estimated: Number(row.estimated) === 1,
+    costUsd: Number(row.cost_usd),
+    savedUsd: Number(row.saved_usd),
+    priced: Number(row.priced) === 1,
+    latencyMs: Number(row.latency_ms),
+    ttftMs: row.ttft_ms === null ? null : Number(row.ttft_ms),
+    cacheHit: Number(row.cache_hit) === 1,
+    attempts: Number(row.attempts),
+    stream: Number(row.stream) === 1,
+    prompt: row.prompt,
+    response: row.response,
+  };
+}
+
+/** The largest batch one multi-row insert may carry (SQLite binds at most 32766 values). */
+export const MAX_BATCH = Math.floor(32_766 / 23);

@@ -1,0 +1,232 @@
+/**
+ * The usage store: one row per request in SQLite or Postgres (Kysely), written in batches off
+ * the request's path, and the aggregate reports the `usage` query and budgets read.
+ */
+import type { LogEvent } from 'kysely';
+import { MAX_BATCH, openDatabase, toRow } from './store-db.js';
+import type { UsageRow } from './store-db.js';
+import { queryUsage, spentSince } from './store-query.js';
+import { createWriter } from './store-writer.js';
+
+export interface UsageRecord {
+  time: Date;
+  requestId: string;
+  clientId: string;
+  user: string | null;
+  /** The model as called: an alias or `provider/model`. */
+  alias: string;
+  /** The configured provider that answered (or last failed); null when none was tried. */
+  provider: string | null;
+  /** The upstream model. */
+  model: string | null;
+  status: 'ok' | 'error';
+  errorCode: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  estimated: boolean;
+  costUsd: number;
+  /** What a cache hit saved. */
+  savedUsd: number;
+  priced: boolean;
+  latencyMs: number;
+  ttftMs: number | null;
+  cacheHit: boolean;
+  attempts: number;
+  stream: boolean;
+  /** Bodies only when `logging.bodies`. */
+  prompt: string | null;
+  response: string | null;
+}
+
+export interface UsageFilter {
+  /** Inclusive. */
+  from?: Date;
+  /** Exclusive. */
+  to?: Date;
+  clientId?: string;
+  user?: string;
+  provider?: string;
+  /** The upstream model. */
+  model?: string;
+}
+
+export const UsageDimensions = ['CLIENT', 'USER', 'PROVIDER', 'MODEL', 'DAY', 'HOUR'] as const;
+/** MODEL groups by the upstream model; DAY and HOUR are UTC. */
+export type UsageDimension = (typeof UsageDimensions)[number];
+
+export interface UsageTotals {
+  requests: number;
+  errors: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  savedUsd: number;
+  /** Over every request counted (errors and cache hits included); null when there are none. */
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+}
+
+/** The totals of one combination of groupBy values; a dimension not grouped by is null. */
+export interface UsageGroup extends UsageTotals {
+  clientId: string | null;
+  user: string | null;
+  provider: string | null;
+  model: string | null;
+  /** YYYY-MM-DD (UTC). */
+  day: string | null;
+  /** YYYY-MM-DDTHH:00:00Z. */
+  hour: string | null;
+}
+
+export interface UsageReport extends UsageTotals {
+  /** Ordered by the groupBy values, in groupBy order, nulls last. */
+  groups: UsageGroup[];
+}
+
+export interface UsageStore {
+  /** Synchronous, never throws, never awaits the database: the record is queued. */
+  record(record: UsageRecord): void;
+  /**
+   * Writes everything queued now. Rejects if the database fails five tries in a row (about
+   * 1.5 s with the default retry delays); the records stay queued.
+   */
+  flush(): Promise<void>;
+  query(filter: UsageFilter, groupBy: readonly UsageDimension[]): Promise<UsageReport>;
+  /** Cost per client since a time (seeds budget counters). */
+  spentSince(since: Date): Promise<Map<string, number>>;
+  stats(): { queued: number; dropped: number; written: number };
+  /**
+   * Flushes, then closes the connection. If the database is down, what could not be written is
+   * counted as dropped (onDrop) and close rejects with the error.
+   */
+  close(): Promise<void>;
+}
+
+export interface UsageStoreOptions {
+  /** `sqlite:PATH`, `sqlite::memory:` or `postgres://…`. */
+  url: string;
+  /** Rows per insert; at most 1424 (SQLite's bound-value limit). @default 500 */
+  batchSize?: number;
+  /** @default 250 */
+  flushIntervalMs?: number;
+  /** Records held while the database is down; beyond it the oldest are dropped. @default 100000 */
+  maxQueue?: number;
+  /** First retry delay after a failed write, doubled each failure (with jitter). @default 100 */
+  retryInitialMs?: number;
+  /** @default 10000 */
+  retryMaxMs?: number;
+  /** Called with how many records were just dropped. */
+  onDrop?: (dropped: number) => void;
+  /** Called on every failed write (and for dead idle Postgres connections). */
+  onError?: (error: unknown) => void;
+  /** Kysely's query log: every statement, with its duration. */
+  log?: (event: LogEvent) => void;
+}
+
+/** Opens the database and runs its migrations; rejects when it cannot be reached. */
+export async function createUsageStore(options: UsageStoreOptions): Promise<UsageStore> {
+  const onError = options.onError ?? (() => {});
+  const onDrop = options.onDrop ?? (() => {});
+  const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, MAX_BATCH));
+  const opened = await openDatabase(options.url, {
+    onError,
+    ...(options.log ? { log: options.log } : {}),
+  });
+
+  // A retried batch may already be in (the answer lost, not the commit): the request id is the
+  // key, so inserting a row twice is a no-op.
+  const insert = async (rows: UsageRow[]): Promise<void> => {
+    await opened.db
+      .insertInto('usage_records')
+      .values(rows)
+      .onConflict((conflict) => conflict.column('request_id').doNothing())
+      .execute();
+  };
+
+  const writer = createWriter<UsageRow>({
+    async write(rows) {
+      try {
+        await insert(rows);
+        return 0;
+      } catch (error) {
+        // The database is down or busy: the writer retries the batch later. A row it refuses
+        // must not block every record behind it forever: write the batch row by row, and drop
+        // (count) only the rows refused for what they hold.
+        if (!isDataError(error)) throw error;
+        let refused = 0;
+        for (const row of rows) {
+          try {
+            await insert([row]);
+          } catch (rowError) {
+            if (!isDataError(rowError)) throw rowError;
+            refused += 1;
+            onError(rowError);
+          }
+        }
+        return refused;
+      }
+    },
+    batchSize,
+    flushIntervalMs: options.flushIntervalMs ?? 250,
+    maxQueue,
+    retryInitialMs: options.retryInitialMs ?? 100,
+    retryMaxMs: options.retryMaxMs ?? 10_000,
+    onDrop,
+    onError,
+  });
+
+  let closing: Promise<void> | null = null;
+
+  return {
+    record(record) {
+      let row: UsageRow;
+      try {
+        row = toRow(record);
+      } catch (error) {
+        onError(error);
+        writer.discard(1);
+        return;
+      }
+      writer.push(row);
+    },
+    flush: () => writer.flush(),
+    query: (filter, groupBy) => queryUsage(opened, filter, groupBy),
+    spentSince: (since) => spentSince(opened, since),
+    stats: () => writer.stats(),
+    close() {
+      closing ??= (async () => {
+        let failure: unknown = null;
+        try {
+          await writer.flush();
+        } catch (error) {
+          failure = error;
+        }
+        writer.stop();
+        await opened.db.destroy();
+        if (failure) throw failure;
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * An error about the data sent, not the database's state: retrying it can never succeed.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html (classes 22 and 23)
+ * @see https://www.sqlite.org/rescode.html (SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_TOOBIG)
+ */
+export function isDataError(error: unknown): boolean {
+  // better-sqlite3 refuses a value it cannot bind (an object, a boolean) with a TypeError.
+  if (error instanceof TypeError && /bind/i.test(error.message)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    /^2[23][0-9A-Z]{3}$/.test(code) ||
+    code.startsWith('SQLITE_CONSTRAINT') ||
+    code === 'SQLITE_MISMATCH' ||
+    code === 'SQLITE_TOOBIG'
+  );
+}
