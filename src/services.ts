@@ -218,7 +218,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
   for (const client of budgeted) {
     const period = periodOf(client.budget!.period);
     const since = new Date(periodStart(client.budget!.period));
-    const spent = (await usage.spentSince(since)).get(client.id) ?? 0;
+    const spent = (await usage.spentSince(since, client.id)).get(client.id) ?? 0;
     await infra.spend.seed(client.id, period, spent);
   }
 
@@ -238,7 +238,9 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
         [...providers.values()].map(async (provider) => {
           const { available, total } = await keys.counts(provider.name);
           const circuit = breakers.stateOf(provider.name);
-          const needsKey = provider.type !== 'echo' && provider.type !== 'openai-compatible';
+          // openai-compatible servers may take no key; with keys given, they need one.
+          const needsKey =
+            provider.type !== 'echo' && (provider.type !== 'openai-compatible' || total > 0);
           return {
             name: provider.name,
             type: provider.type,
@@ -265,7 +267,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     async spentUsd(clientId) {
       if (auth.client(clientId)?.budget) return admitter.spent(clientId);
       await usage.flush();
-      return (await usage.spentSince(new Date(periodStart('month')))).get(clientId) ?? 0;
+      return (await usage.spentSince(new Date(periodStart('month')), clientId)).get(clientId) ?? 0;
     },
 
     invalidateCache: (model) => cache.invalidate(model),

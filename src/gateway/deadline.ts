@@ -3,10 +3,11 @@ export interface Deadline {
   signal: AbortSignal;
   /** Aborted only when the deadline passed. */
   expired: AbortSignal;
-  /**
-   * Stops the deadline and lets go of the client's signal. Call it when the request is done, or
-   * when a stream has its first token (from then on, the stream's consumer stops it).
-   */
+  /** Aborts the request now (its consumer left). */
+  abort(): void;
+  /** Stops the deadline only: a stream past its first token runs on the client's signal alone. */
+  stopTimer(): void;
+  /** Stops the deadline and lets go of the client's signal: call it when the request is done. */
   clear(): void;
 }
 
@@ -24,6 +25,12 @@ export function startDeadline(client: AbortSignal, ms: number): Deadline {
   return {
     signal: controller.signal,
     expired: expiry.signal,
+    abort() {
+      controller.abort(new DOMException('the client went away', 'AbortError'));
+    },
+    stopTimer() {
+      clearTimeout(timer);
+    },
     clear() {
       clearTimeout(timer);
       client.removeEventListener('abort', onClientAbort);

@@ -253,6 +253,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const { prepared: p, hit } = await prepare(input, caller, requestId, started);
         prepared = p;
         if (hit) {
+          deadline.clear();
           recordHit(p, hit, true);
           return replay(requestId, hit);
         }
@@ -270,8 +271,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
             return { iterator, first: await iterator.next() };
           },
         );
-        return relay(p, target, opened, attempts, performance.now() - started);
+        // Past the first token the deadline no longer applies; the client's leaving still stops
+        // the upstream, even one stalled mid-stream, until the relay ends and lets go.
+        deadline.stopTimer();
+        const chunks = relay(
+          p,
+          target,
+          opened,
+          attempts,
+          performance.now() - started,
+          deadline.clear,
+        );
+        return leavable(chunks, deadline.abort);
       } catch (error) {
+        deadline.clear();
         void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
         recordFailure(
           { requestId, caller, alias: input.model, request: prepared?.request },
@@ -281,9 +294,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
           true,
         );
         throw error;
-      } finally {
-        // Past the first token, the stream's consumer stops it (return() aborts the upstream).
-        deadline.clear();
       }
     },
 
@@ -378,6 +388,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     opened: { iterator: AsyncIterator<StreamEvent>; first: IteratorResult<StreamEvent> },
     attempts: Attempt[],
     ttftMs: number,
+    release: () => void,
   ): AsyncGenerator<CompletionChunk> {
     const { iterator } = opened;
     let text = '';
@@ -440,6 +451,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         : error;
       throw failure;
     } finally {
+      release();
       if (!finished) {
         // Cut, failed, or left early by the client: stop the upstream, record what was streamed.
         await iterator.return?.().catch(() => {});
@@ -467,6 +479,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     }
   }
+}
+
+/**
+ * An async generator's return() waits behind a pending next(): a consumer leaving while the
+ * upstream is silent would wait for it. This return() first aborts the upstream call, so the
+ * pending next() settles at once and the generator's cleanup runs.
+ */
+export function leavable<T>(
+  generator: AsyncGenerator<T>,
+  abort: () => void,
+): AsyncIterableIterator<T> {
+  return {
+    next: () => generator.next(),
+    return: (value?: unknown) => {
+      abort();
+      return generator.return(value as T);
+    },
+    throw: (error?: unknown) => generator.throw(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 function abortError(): Error {

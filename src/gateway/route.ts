@@ -82,7 +82,9 @@ export function createRouter(
         if (provider.models.length === 0) names.push(`${provider.name}/*`);
         for (const model of provider.models) names.push(`${provider.name}/${model}`);
       }
-      return names.filter((name) => name.endsWith('/*') || mayUseModel(caller, name));
+      // `provider/*` stands for any model of a provider that lists none: shown when the caller
+      // may use the whole provider.
+      return names.filter((name) => mayUseModel(caller, name));
     },
   };
 

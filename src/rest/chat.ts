@@ -14,6 +14,7 @@ import type {
   ToolCall,
   Usage,
 } from '../gateway/types.js';
+import { ErrorCodes, GatewayError } from '../gateway/errors.js';
 import type { Services } from '../services.js';
 import { conduitHeaders, type ChatCall, type Reply } from './convert.js';
 import { toOpenAIError } from './errors.js';
@@ -136,29 +137,32 @@ export async function streamChat(
       '{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}',
     ),
   );
+  const send = (data: string) => sse.send(data);
   try {
     for (;;) {
       const chunk: CompletionChunk = next.value;
       if (chunk.delta !== '') {
-        const ok = sse.send(
-          frame(
-            `{"index":0,"delta":{"content":${JSON.stringify(chunk.delta)}},"logprobs":null,"finish_reason":null}`,
-          ),
+        const content = JSON.stringify(chunk.delta);
+        const ok = send(
+          frame(`{"index":0,"delta":{"content":${content}},"logprobs":null,"finish_reason":null}`),
         );
         if (!ok) await sse.drained();
       }
       if (chunk.done) {
         model = JSON.stringify(chunk.model);
-        finishStream(sse.send, frame, chunk, call.includeUsage, head, model);
+        finishStream(send, frame, chunk, call.includeUsage, `${head}${model}`);
         sse.end();
         return;
       }
       if (sse.closed) break;
       next = await iterator.next();
-      if (next.done || sse.closed) break;
+      if (sse.closed) break;
+      if (next.done) {
+        throw new GatewayError(ErrorCodes.UPSTREAM_ERROR, 'the stream ended without finishing');
+      }
     }
   } catch (error) {
-    sse.send(JSON.stringify(toOpenAIError(error).body));
+    send(JSON.stringify(toOpenAIError(error).body));
   }
   // Reached when the client left (return() stops the upstream), or after an error.
   await stop(iterator);
@@ -174,8 +178,8 @@ function finishStream(
   frame: (choice: string) => string,
   chunk: CompletionChunk,
   includeUsage: boolean,
+  /** The chunk's JSON up to and including its model. */
   head: string,
-  model: string,
 ): void {
   if (chunk.toolCalls && chunk.toolCalls.length > 0) {
     const deltas = toToolCalls(chunk.toolCalls).map((call, index) => ({ index, ...call }));
@@ -189,7 +193,7 @@ function finishStream(
   send(frame(`{"index":0,"delta":{},"logprobs":null,"finish_reason":"${reason}"}`));
   if (includeUsage && chunk.usage) {
     send(
-      `${head}${model},"service_tier":"default","choices":[],"usage":${JSON.stringify(toUsage(chunk.usage))}}`,
+      `${head},"service_tier":"default","choices":[],"usage":${JSON.stringify(toUsage(chunk.usage))}}`,
     );
   }
   send('[DONE]');

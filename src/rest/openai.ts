@@ -64,8 +64,10 @@ export async function handleOpenAI(
 }
 
 function send(res: ServerResponse, reply: Reply): void {
+  const text = JSON.stringify(reply.body);
+  reply.headers['content-length'] = String(Buffer.byteLength(text));
   res.writeHead(reply.status, reply.headers);
-  res.end(JSON.stringify(reply.body));
+  res.end(text);
 }
 
 /** An error's reply with the headers every `/v1` response carries. */

@@ -85,10 +85,11 @@ const migrations: Record<string, Migration> = {
       // Every report is a time range; non-admins always filter by their client; budgets sum
       // cost per client since the period began.
       await db.schema.createIndex('usage_time').on('usage_records').column('time').execute();
+      // cost_usd too, so summing a client's spend reads the index alone.
       await db.schema
         .createIndex('usage_client_time')
         .on('usage_records')
-        .columns(['client_id', 'time'])
+        .columns(['client_id', 'time', 'cost_usd'])
         .execute();
       await db.schema
         .createIndex('usage_user_time')

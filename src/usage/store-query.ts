@@ -192,16 +192,17 @@ function keyOf(group: UsageGroup, dimension: UsageDimension): string | null {
   }
 }
 
-/** Cost per client since `since`. */
+/** Cost per client since `since` (of one client when given). */
 export async function spentSince(
   opened: OpenedDatabase,
   since: Date,
+  clientId?: string,
 ): Promise<Map<string, number>> {
-  const rows = await opened.db
+  let query = opened.db
     .selectFrom('usage_records')
     .select(['client_id', sql<number>`sum(cost_usd)`.as('cost_usd')])
-    .where('time', '>=', since.getTime())
-    .groupBy('client_id')
-    .execute();
+    .where('time', '>=', since.getTime());
+  if (clientId !== undefined) query = query.where('client_id', '=', clientId);
+  const rows = await query.groupBy('client_id').execute();
   return new Map(rows.map((row) => [row.client_id, Number(row.cost_usd)]));
 }

@@ -94,8 +94,8 @@ export interface UsageStore {
    */
   flush(): Promise<void>;
   query(filter: UsageFilter, groupBy: readonly UsageDimension[]): Promise<UsageReport>;
-  /** Cost per client since a time (seeds budget counters). */
-  spentSince(since: Date): Promise<Map<string, number>>;
+  /** Cost per client since a time (seeds budget counters); only `clientId`'s when given. */
+  spentSince(since: Date, clientId?: string): Promise<Map<string, number>>;
   stats(): { queued: number; dropped: number; written: number };
   /**
    * Flushes, then closes the connection. If the database is down, what could not be written is
@@ -127,7 +127,14 @@ export interface UsageStoreOptions {
 
 /** Opens the database and runs its migrations; rejects when it cannot be reached. */
 export async function createUsageStore(options: UsageStoreOptions): Promise<UsageStore> {
-  const onError = options.onError ?? (() => {});
+  // A listener's fault must never reach the request that recorded.
+  const onError = (error: unknown): void => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // ignored: see above
+    }
+  };
   const onDrop = options.onDrop ?? (() => {});
   const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, MAX_BATCH));
@@ -194,7 +201,7 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     },
     flush: () => writer.flush(),
     query: (filter, groupBy) => queryUsage(opened, filter, groupBy),
-    spentSince: (since) => spentSince(opened, since),
+    spentSince: (since, clientId) => spentSince(opened, since, clientId),
     stats: () => writer.stats(),
     close() {
       closing ??= (async () => {

@@ -378,6 +378,11 @@ function failureScenario(
       if (!stream) return { kind: 'cut', writes: [halfBody(text)], headers: jsonHeaders };
       return { kind: 'cut', writes: first(text) };
     }
+    case 'stall_after_first_token': {
+      const text = failure.text ?? 'Hello';
+      if (!stream) return { kind: 'stall', writes: [halfBody(text)], headers: jsonHeaders };
+      return { kind: 'stall', writes: first(text) };
+    }
     case 'stream_error': {
       if (!stream) return json(529, anthropicErrorBody('overloaded_error', 'Overloaded'));
       const error = withOptions(

@@ -209,6 +209,10 @@ function failureScenario(
       return sse
         ? { kind: 'cut', writes: firstWrites(failure.text) }
         : { kind: 'cut', writes: ['{"candidates": [{"content": {'], headers: jsonHeaders };
+    case 'stall_after_first_token':
+      return sse
+        ? { kind: 'stall', writes: firstWrites(failure.text) }
+        : { kind: 'stall', writes: ['{"candidates": [{"content": {'], headers: jsonHeaders };
     case 'stream_error':
       return sse
         ? {

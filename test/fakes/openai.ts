@@ -202,6 +202,10 @@ export async function createChatWireFake(
         return stream
           ? { kind: 'cut', writes: writes(first) }
           : { kind: 'cut', writes: ['{"id":"'], headers: json };
+      case 'stall_after_first_token':
+        return stream
+          ? { kind: 'stall', writes: writes(first) }
+          : { kind: 'stall', writes: ['{"id":"'], headers: json };
       case 'stream_error':
         return stream
           ? { kind: 'stream', writes: writes([...first, wire.errorEvent(), wire.doneEvent]) }

@@ -41,6 +41,8 @@ export type FakeFailure =
   | { fail: 'hang' }
   /** Streams: the first text delta, then the connection is destroyed. */
   | { fail: 'cut_after_first_token'; text?: string }
+  /** Streams: the first text delta, then silence until the client gives up. */
+  | { fail: 'stall_after_first_token'; text?: string }
   /** Streams: the first text delta, then the provider's in-band error event. */
   | { fail: 'stream_error'; text?: string }
   /** Streams: the first text delta, then the body ends without the provider's terminator. */

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+import { afterAll, afterEach, describe, it } from 'vitest';
 import type { UsageRecord } from '../../src/usage/store.js';
 
 export const postgresUrl = process.env.DATABASE_URL_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -53,6 +53,36 @@ export function describePostgres(name: string, reason: string | null, body: () =
   } else {
     describe.skip(`${name} (skipped: ${reason})`, body);
   }
+}
+
+/**
+ * Registers `suite` twice: on SQLite (a new temp file per `makeDatabase()`), and on Postgres
+ * (one database per file, emptied for each `makeDatabase()`), under `describePostgres`'s rule.
+ */
+export async function describeEachDatabase(
+  name: string,
+  suite: (makeDatabase: () => Promise<TestDatabase>) => void,
+): Promise<void> {
+  const reason = await postgresUnavailable();
+  describe(`${name} on SQLite`, () => suite(async () => createSqliteDatabase()));
+  describePostgres(`${name} on Postgres`, reason, () => {
+    let shared: TestDatabase | null = null;
+    afterAll(async () => shared?.drop());
+    suite(async () => {
+      shared ??= await createPostgresDatabase();
+      await emptyPostgresDatabase(shared.url);
+      return { url: shared.url, drop: async () => {} };
+    });
+  });
+}
+
+/** Cleanups run after each test, last registered first (servers, stores, databases). */
+export function useDisposers(): (dispose: () => Promise<void>) => void {
+  const disposers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const dispose of disposers.splice(0).reverse()) await dispose();
+  });
+  return (dispose) => void disposers.push(dispose);
 }
 
 /** A new, empty Postgres database on the server of `DATABASE_URL_PG`. */

@@ -106,7 +106,8 @@ function check(schema: Schema, value: unknown, path: string, errors: string[]): 
     const passing = (schema.oneOf as Schema[]).filter((s) => matches(s, value, path));
     if (passing.length !== 1) errors.push(`${path}: matches ${passing.length} of oneOf, not 1`);
   }
-  if (typeOf(value) === 'object') checkObject(schema, value as Record<string, unknown>, path, errors);
+  if (typeOf(value) === 'object')
+    checkObject(schema, value as Record<string, unknown>, path, errors);
   if (Array.isArray(value) && schema.items) {
     value.forEach((item, i) => check(schema.items as Schema, item, `${path}[${i}]`, errors));
   }

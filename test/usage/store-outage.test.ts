@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import type { LogEvent } from 'kysely';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { createUsageStore, type UsageStoreOptions } from '../../src/usage/store.js';
 import {
   createPostgresDatabase,
@@ -14,6 +14,7 @@ import {
   postgresUnavailable,
   usageRecord,
   type TestDatabase,
+  useDisposers,
 } from '../helpers/databases.js';
 
 const pgReason = await postgresUnavailable();
@@ -21,10 +22,7 @@ const pgReason = await postgresUnavailable();
 let shared: TestDatabase | null = null;
 afterAll(async () => shared?.drop());
 
-const disposers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
-});
+const dispose = useDisposers();
 
 async function createProxy(target: URL) {
   const sockets = new Set<net.Socket>();
@@ -55,7 +53,7 @@ async function createProxy(target: URL) {
       await once(server, 'listening');
     },
   };
-  disposers.push(() => (server.listening ? proxy.down() : Promise.resolve()));
+  dispose(() => (server.listening ? proxy.down() : Promise.resolve()));
   return proxy;
 }
 
@@ -87,7 +85,7 @@ async function storeBehindProxy(options: Partial<UsageStoreOptions> = {}) {
     log,
     ...options,
   });
-  disposers.push(() => store.close().catch(() => {}));
+  dispose(() => store.close().catch(() => {}));
   const nextInsert = () => new Promise<void>((resolve) => (onInsert = resolve));
   return { store, proxy, errors, drops, nextInsert };
 }

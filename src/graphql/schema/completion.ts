@@ -206,13 +206,31 @@ builder.subscriptionField('completionStream', (t) =>
   }),
 );
 
-/** Yields the stream's chunks, then its failure (if any) as a value instead of throwing. */
-async function* endWithError(
+/**
+ * Yields the stream's chunks, then its failure (if any) as a value instead of throwing. A plain
+ * iterator, not a generator, so return() reaches the gateway's stream at once.
+ */
+function endWithError(
   stream: AsyncIterable<CompletionChunk>,
-): AsyncGenerator<CompletionChunk | Error> {
-  try {
-    yield* stream;
-  } catch (error) {
-    yield error instanceof Error ? error : new Error(String(error));
-  }
+): AsyncIterableIterator<CompletionChunk | Error> {
+  const inner = stream[Symbol.asyncIterator]();
+  let failed = false;
+  return {
+    async next() {
+      if (failed) return { done: true, value: undefined };
+      try {
+        return await inner.next();
+      } catch (error) {
+        failed = true;
+        return { done: false, value: error instanceof Error ? error : new Error(String(error)) };
+      }
+    },
+    async return() {
+      await inner.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
