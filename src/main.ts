@@ -53,6 +53,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  // SIGHUP: read the config again; a bad one is refused with its error and the old one stays.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      try {
+        await conduit.reload(loadConfig().config);
+      } catch (error) {
+        const problems = error instanceof ConfigError ? error.problems : [String(error)];
+        log.error({ problems }, 'reload refused: the running config stays');
+      }
+    });
+  });
 }
 
 main().catch((error: unknown) => {

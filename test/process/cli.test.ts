@@ -64,3 +64,39 @@ describe('the conduit command', () => {
     await client.dispose();
   });
 });
+
+describe('reloading on SIGHUP', () => {
+  it('applies a new config and refuses a bad one, keeping the running config', async () => {
+    const file = writeConfig(
+      'server: { port: 0 }\ndatabase: { url: "sqlite::memory:" }\nproviders:\n  first: { type: echo }\n',
+    );
+    const cli = runCli(['--config', file]);
+    const url = /(http:\/\/[\d.:]+)\/graphql/.exec(await cli.waitForLine(/Conduit serves/))![1]!;
+    const names = async () => {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ providers { name } }' }),
+      });
+      return ((await response.json()) as any).data.providers.map((p: { name: string }) => p.name);
+    };
+    expect(await names()).toEqual(['first']);
+
+    writeFileSync(
+      file,
+      'server: { port: 0 }\ndatabase: { url: "sqlite::memory:" }\nproviders:\n  second: { type: echo }\n',
+    );
+    cli.child.kill('SIGHUP');
+    await cli.waitForLine(/config reloaded/);
+    expect(await names()).toEqual(['second']);
+
+    writeFileSync(file, 'providers:\n  third: { type: nope }\n');
+    cli.child.kill('SIGHUP');
+    const refused = await cli.waitForLine(/reload refused/);
+    expect(refused).toContain('providers.third.type');
+    expect(await names()).toEqual(['second']);
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+});
