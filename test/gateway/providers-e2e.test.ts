@@ -3,16 +3,14 @@
  * normalised answer out, streamed or not; scripted failures become the right codes; a client
  * that leaves mid-stream makes the upstream see its request aborted.
  */
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { createAnthropicFake } from '../fakes/anthropic.js';
 import { createGeminiFake } from '../fakes/gemini.js';
 import { createMistralFake } from '../fakes/mistral.js';
 import { createOpenAIFake } from '../fakes/openai.js';
 import type { ProviderFake } from '../fakes/types.js';
 import { gql, startConduit, type TestConduit } from '../helpers/conduit.js';
-import { onDispose } from '../helpers/dispose.js';
+import { collect, wsClient } from '../helpers/clients.js';
 
 const KEY = 'sk-upstream-e2e-0001';
 
@@ -101,13 +99,8 @@ describe.each(cases)('$type through the gateway', ({ type, model, make }) => {
       ...extra,
     },
   });
-  const stream = async (variables: Record<string, unknown>) => {
-    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
-    onDispose(() => client.dispose());
-    const results: any[] = [];
-    for await (const result of client.iterate({ query: STREAM, variables })) results.push(result);
-    return results;
-  };
+  const stream = (variables: Record<string, unknown>): Promise<any[]> =>
+    collect(wsClient(gw.wsUrl).iterate({ query: STREAM, variables }));
 
   beforeAll(async () => {
     fake = await make();
@@ -212,9 +205,7 @@ describe.each(cases)('$type through the gateway', ({ type, model, make }) => {
   it('aborts the upstream request when the client leaves a stream whose upstream went silent', async () => {
     const before = fake.upstream.calls.length;
     fake.next({ fail: 'stall_after_first_token', text: 'first' });
-    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
-    onDispose(() => client.dispose());
-    const iterator = client.iterate({ query: STREAM, variables: input('long') });
+    const iterator = wsClient(gw.wsUrl).iterate({ query: STREAM, variables: input('long') });
     const first = await iterator.next();
     expect(first.value.data.completionStream.delta).toBeTruthy();
     await iterator.return?.();

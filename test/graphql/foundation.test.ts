@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createClient as createSseClient } from 'graphql-sse';
-import { createClient as createWsClient, type Client } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { gql, startConduit, type TestConduit } from '../helpers/conduit.js';
+import { collect, wsClient } from '../helpers/clients.js';
 import { onDispose } from '../helpers/dispose.js';
 
 const COMPLETE = /* GraphQL */ `
@@ -57,24 +56,6 @@ const STREAM = /* GraphQL */ `
 const say = (content: string, extra: Record<string, unknown> = {}) => ({
   input: { model: 'echo/echo', messages: [{ role: 'USER', content }], ...extra },
 });
-
-function wsClient(url: string, authorization?: string): Client {
-  const client = createWsClient({
-    url,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazy: true,
-    connectionParams: authorization === undefined ? {} : { authorization },
-  });
-  onDispose(() => client.dispose());
-  return client;
-}
-
-async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const value of iterator) out.push(value);
-  return out;
-}
 
 describe('open gateway (no clients)', () => {
   let gw: TestConduit;
