@@ -20,14 +20,44 @@ export type Alert =
 
 export interface Alerts {
   send(alert: Alert): void;
-  /** Resolves when every POST sent so far has finished (tests, shutdown). */
+  /** Sends held drop counts, then resolves when every POST sent so far has finished. */
   settled(): Promise<void>;
 }
 
-export function createAlerts(webhookUrl: string | undefined, log: Logger): Alerts {
+export interface AlertsOptions {
+  /**
+   * Dropped usage records are alerted at once, then summed and alerted at most once per this
+   * window: a queue overflowing at every request must not send a POST per record. @default 60000
+   */
+  coalesceMs?: number;
+}
+
+export function createAlerts(
+  webhookUrl: string | undefined,
+  log: Logger,
+  options: AlertsOptions = {},
+): Alerts {
   const pending = new Set<Promise<void>>();
-  return {
+  const coalesceMs = options.coalesceMs ?? 60_000;
+  let heldDrops = 0;
+  let window: NodeJS.Timeout | null = null;
+  const releaseDrops = (): void => {
+    window = null;
+    const dropped = heldDrops;
+    heldDrops = 0;
+    if (dropped > 0) alerts.send({ type: 'usage_dropped', dropped });
+  };
+
+  const alerts: Alerts = {
     send(alert) {
+      if (alert.type === 'usage_dropped') {
+        if (window) {
+          heldDrops += alert.dropped;
+          return;
+        }
+        window = setTimeout(releaseDrops, coalesceMs);
+        window.unref();
+      }
       log.warn({ alert }, `alert: ${alert.type}`);
       if (!webhookUrl) return;
       const body = JSON.stringify({ ...alert, service: 'conduit', time: new Date().toISOString() });
@@ -48,7 +78,13 @@ export function createAlerts(webhookUrl: string | undefined, log: Logger): Alert
       pending.add(sent);
     },
     async settled() {
+      // Drops still held in a window are sent now: settled() runs at shutdown.
+      if (window && heldDrops > 0) {
+        clearTimeout(window);
+        releaseDrops();
+      }
       await Promise.all([...pending]);
     },
   };
+  return alerts;
 }

@@ -53,14 +53,16 @@ export function createAccountant(options: {
 
     record(outcome) {
       const usage = outcome.usage;
+      // A request that failed upstream is charged to the target that failed last.
+      const last = outcome.provider === null ? outcome.attempts.at(-1) : undefined;
       const record: UsageRecord = {
         time: new Date(),
         requestId: outcome.requestId,
         clientId: outcome.caller.clientId,
         user: outcome.caller.user ?? outcome.request?.user ?? null,
         alias: outcome.alias,
-        provider: outcome.provider,
-        model: outcome.model,
+        provider: outcome.provider ?? last?.provider ?? null,
+        model: outcome.model ?? last?.model ?? null,
         status: outcome.error ? 'error' : 'ok',
         errorCode: outcome.error ? errorCodeOf(outcome.error) : null,
         promptTokens: usage?.promptTokens ?? 0,

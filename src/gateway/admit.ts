@@ -43,6 +43,21 @@ export interface AdmitterDeps {
 
 const noop: Admission = { settle: async () => {} };
 
+type Budget = NonNullable<NonNullable<ReturnType<AdmitterDeps['clients']>>['budget']>;
+
+/** Per spend-counter store (one per process): the client periods already primed. */
+const priming = new WeakMap<SpendCounters, Map<string, Promise<void>>>();
+
+/** Compared in integer nano-dollars, as the counters count: 80% of $0.05 is reached at $0.04. */
+const reached = (spentUsd: number, threshold: number, budgetUsd: number): boolean =>
+  Math.round(spentUsd * 1e9) >= Math.round(threshold * budgetUsd * 1e9);
+
+const alertKey = (clientId: string, period: SpendPeriod, threshold: number): string =>
+  `alert:${clientId}:${period.key}:${threshold}`;
+
+/** A mark outlives its period by a day. */
+const ttl = (period: SpendPeriod): number => period.endsAt - Date.now() + 86_400_000;
+
 export function createAdmitter(deps: AdmitterDeps): Admitter {
   const { config, spend } = deps;
   const defaultMaxTokens = config.rateLimits.defaultMaxTokens;
@@ -65,6 +80,30 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     ...config.clients.map((c) => c.rateLimits),
   ].some((limits) => limits.some((l) => l.tokens !== undefined));
   const budgeted = config.clients.some((c) => c.budget);
+
+  /**
+   * In-memory marks die with the process, but the spend is seeded from the usage store at start:
+   * before a client's first reservation in a period, the thresholds its seeded spend had already
+   * reached are marked, so a restart does not alert them again. (Redis keeps its marks.) Once
+   * per client and period for the process, shared across reloads.
+   */
+  function primed(clientId: string, period: SpendPeriod, budget: Budget): Promise<void> {
+    let done = priming.get(spend);
+    if (!done) priming.set(spend, (done = new Map()));
+    const key = `${clientId}:${period.key}`;
+    let once = done.get(key);
+    if (!once) {
+      once = (async () => {
+        const spentUsd = await spend.spent(clientId, period);
+        for (const threshold of budget.alertAt) {
+          if (reached(spentUsd, threshold, budget.usd))
+            await spend.markOnce(alertKey(clientId, period, threshold), ttl(period));
+        }
+      })();
+      done.set(key, once);
+    }
+    return once;
+  }
 
   async function limit(request: ChatRequest, caller: Caller, promptTokens: number) {
     const checks: [Limiter, string][] = [];
@@ -112,6 +151,7 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
         reservedUsd = price
           ? promptTokens * price.input + (request.maxTokens ?? defaultMaxTokens) * price.output
           : 0;
+        if (!config.redis) await primed(caller.clientId, period, budget);
         const decision = await spend.reserve(caller.clientId, period, reservedUsd, budget.usd);
         if (!decision.ok) {
           await Promise.all(held.map(([l, r]) => l.release(r)));
@@ -132,13 +172,8 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
           await spend.settle(caller.clientId, period, reservedUsd, costUsd);
           const spentUsd = await spend.spent(caller.clientId, period);
           for (const threshold of budget.alertAt) {
-            if (spentUsd < threshold * budget.usd) continue;
-            if (
-              await spend.markOnce(
-                `alert:${caller.clientId}:${period.key}:${threshold}`,
-                period.endsAt - Date.now() + 86_400_000,
-              )
-            ) {
+            if (!reached(spentUsd, threshold, budget.usd)) continue;
+            if (await spend.markOnce(alertKey(caller.clientId, period, threshold), ttl(period))) {
               deps.onBudgetAlert({
                 clientId: caller.clientId,
                 threshold,

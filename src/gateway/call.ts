@@ -50,6 +50,11 @@ const tripsBreaker = (error: Error) =>
 /** One circuit breaker per target (provider + model), shared by every request of this process. */
 export class Breakers {
   readonly #breakers = new Map<string, CircuitBreakerPolicy>();
+  /**
+   * When each breaker last opened. cockatiel moves Open → HalfOpen only inside `execute`, and
+   * the router gives an open target no call: without this, an open circuit would stay open.
+   */
+  readonly #openedAt = new Map<string, number>();
 
   constructor(
     private readonly threshold = 5,
@@ -64,32 +69,50 @@ export class Breakers {
         halfOpenAfter: this.halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(this.threshold),
       });
+      breaker.onBreak(() => this.#openedAt.set(id, Date.now()));
       this.#breakers.set(id, breaker);
     }
     return breaker;
   }
 
-  /** Open circuits are skipped when ordering targets (half-open ones get their trial call). */
+  /** Open circuits are skipped when ordering targets; one past its cool-down gets its trial call. */
   isOpen(target: Target): boolean {
-    return this.#breakers.get(`${target.provider}/${target.model}`)?.state === CircuitState.Open;
+    return this.#state(`${target.provider}/${target.model}`) === 'open';
   }
 
   openCount(): number {
     let open = 0;
-    for (const breaker of this.#breakers.values()) if (breaker.state === CircuitState.Open) open++;
+    for (const id of this.#breakers.keys()) if (this.#state(id) === 'open') open++;
     return open;
   }
 
   /** The worst state among a provider's targets. */
   stateOf(provider: string): 'closed' | 'open' | 'half-open' {
     let state: 'closed' | 'open' | 'half-open' = 'closed';
-    for (const [id, breaker] of this.#breakers) {
+    for (const id of this.#breakers.keys()) {
       if (!id.startsWith(`${provider}/`)) continue;
-      if (breaker.state === CircuitState.Open || breaker.state === CircuitState.Isolated)
-        return 'open';
-      if (breaker.state === CircuitState.HalfOpen) state = 'half-open';
+      const own = this.#state(id);
+      if (own === 'open') return 'open';
+      if (own === 'half-open') state = 'half-open';
     }
     return state;
+  }
+
+  /** An open circuit whose cool-down has passed is half-open: its next call is the trial. */
+  #state(id: string): 'closed' | 'open' | 'half-open' {
+    switch (this.#breakers.get(id)?.state) {
+      case undefined:
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      case CircuitState.Open:
+        return Date.now() - (this.#openedAt.get(id) ?? 0) < this.halfOpenAfterMs
+          ? 'open'
+          : 'half-open';
+      case CircuitState.Isolated:
+        return 'open';
+    }
   }
 }
 
@@ -205,7 +228,14 @@ async function tryWithKeys<T>(
       deps.onLatency?.(target, latencyMs);
       return result;
     } catch (error) {
-      if (context.signal.aborted) throw error;
+      if (context.signal.aborted) {
+        // Cut by the request's deadline: still a try, and listed (a client leaving is not).
+        if (context.deadline.aborted) {
+          const latencyMs = performance.now() - started;
+          attempts.push(attemptOf(target, 'timeout', "the request's deadline passed", latencyMs));
+        }
+        throw error;
+      }
       const failure = asUpstreamError(error);
       attempts.push(attemptOf(target, failure.kind, failure.message, performance.now() - started));
       if (

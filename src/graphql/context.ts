@@ -18,7 +18,11 @@ export function createContext(caller: Caller, services: Services, signal: AbortS
     services,
     signal,
     loaders: {
-      client: new DataLoader(async (ids) => services.clientsById(ids)),
+      client: new DataLoader(async (ids) => {
+        // One line per batch: how many lookups the loader saved is visible at debug level.
+        services.infra.log.debug({ clients: ids.length }, 'client lookup batch');
+        return services.clientsById(ids);
+      }),
     },
   };
 }

@@ -178,17 +178,24 @@ export async function openDatabase(
 
 const flag = (value: boolean): number => (value ? 1 : 0);
 
+/**
+ * Postgres refuses a NUL character in text (22021), which would drop the whole record: a caller
+ * could go unrecorded by putting one in `user`. Stored as U+FFFD in both dialects instead.
+ */
+const text = <T extends string | null>(value: T): T =>
+  (value === null ? null : value.replaceAll('\u0000', '\uFFFD')) as T;
+
 export function toRow(record: UsageRecord): UsageRow {
   return {
     time: record.time.getTime(),
-    request_id: record.requestId,
-    client_id: record.clientId,
-    end_user: record.user,
-    alias: record.alias,
-    provider: record.provider,
-    model: record.model,
+    request_id: text(record.requestId),
+    client_id: text(record.clientId),
+    end_user: text(record.user),
+    alias: text(record.alias),
+    provider: text(record.provider),
+    model: text(record.model),
     status: record.status,
-    error_code: record.errorCode,
+    error_code: text(record.errorCode),
     prompt_tokens: record.promptTokens,
     completion_tokens: record.completionTokens,
     cached_tokens: record.cachedTokens,
@@ -201,8 +208,8 @@ export function toRow(record: UsageRecord): UsageRow {
     cache_hit: flag(record.cacheHit),
     attempts: record.attempts,
     stream: flag(record.stream),
-    prompt: record.prompt,
-    response: record.response,
+    prompt: text(record.prompt),
+    response: text(record.response),
   };
 }
 
