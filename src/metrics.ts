@@ -54,7 +54,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   const tokens = new Counter({
     name: 'conduit_tokens_total',
-    help: 'Tokens by provider and kind (prompt, completion, cached)',
+    help: 'Tokens the providers served, by provider and kind (prompt, completion, cached); cache hits excluded',
     labelNames: ['provider', 'kind'] as const,
     registers,
   });
@@ -134,10 +134,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       requests.inc({ provider, model: record.model ?? 'none', status: record.errorCode ?? 'ok' });
       latency.observe({ provider, stream: String(record.stream) }, record.latencyMs / 1000);
       if (record.ttftMs !== null) ttft.observe({ provider }, record.ttftMs / 1000);
-      if (record.promptTokens) tokens.inc({ provider, kind: 'prompt' }, record.promptTokens);
-      if (record.completionTokens)
+      if (record.promptTokens && !record.cacheHit)
+        tokens.inc({ provider, kind: 'prompt' }, record.promptTokens);
+      if (record.completionTokens && !record.cacheHit)
         tokens.inc({ provider, kind: 'completion' }, record.completionTokens);
-      if (record.cachedTokens) tokens.inc({ provider, kind: 'cached' }, record.cachedTokens);
+      if (record.cachedTokens && !record.cacheHit)
+        tokens.inc({ provider, kind: 'cached' }, record.cachedTokens);
       if (record.costUsd) cost.inc({ provider }, record.costUsd);
       if (record.errorCode === 'RATE_LIMITED' || record.errorCode === 'BUDGET_EXCEEDED')
         refused.inc({ code: record.errorCode });

@@ -85,6 +85,7 @@ export async function createInfrastructure(
   const alerts = createAlerts(config.alerts.webhookUrl, log);
   const usage = await createUsageStore({
     url: config.database.url,
+    maxQueue: config.database.maxQueue,
     onDrop: (dropped) => {
       metrics.usageDropped.inc(dropped);
       alerts.send({ type: 'usage_dropped', dropped });
@@ -121,11 +122,16 @@ export async function createInfrastructure(
     latency: new LatencyTracker(),
     alerts,
     async close() {
-      await usage.close();
+      // The rest closes even when the last usage records cannot be written (the drop is alerted).
+      const flushed = await usage.close().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await alerts.settled();
       await cache.close();
       await transport.close();
       await redis?.close();
+      if (flushed !== undefined) throw flushed;
     },
   };
 }
@@ -189,8 +195,13 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     logBodies: config.logging.bodies,
     listeners: [
       (record, outcome) => metrics.observe(record, outcome),
-      (record) =>
-        log.info({ ...record, time: undefined, prompt: undefined, response: undefined }, 'request'),
+      config.logging.bodies
+        ? (record) => log.info({ ...record, time: undefined }, 'request')
+        : (record) =>
+            log.info(
+              { ...record, time: undefined, prompt: undefined, response: undefined },
+              'request',
+            ),
     ],
   });
   const gateway = createGateway({

@@ -110,6 +110,8 @@ export const configSchema = z
           .string()
           .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
           .default('sqlite:./data/conduit.db'),
+        /** Usage records kept while the database is away; past it the oldest are dropped (and alerted). @default 100000 */
+        maxQueue: positiveInt.default(100_000),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . - only'), provider),

@@ -124,12 +124,12 @@ describe('/metrics', () => {
   });
 
   it('counts tokens, cost, cache hits and misses', () => {
-    // The cache hit served 100 + 10 tokens again, at no cost.
+    // Only what the provider served: the cache hit's 100 + 10 tokens are not counted again.
     expect(metric('conduit_tokens_total', { provider: 'up', kind: 'prompt' })).toBe(
-      100 + 100 + 20 + 13 + 11,
+      100 + 20 + 13 + 11,
     );
     expect(metric('conduit_tokens_total', { provider: 'up', kind: 'completion' })).toBe(
-      10 + 10 + 2 + 4 + 2,
+      10 + 2 + 4 + 2,
     );
     expect(metric('conduit_cost_usd_total', { provider: 'up' })).toBeCloseTo(
       (100 + 20 + 13 + 11) * price.input + (10 + 2 + 4 + 2) * price.output,
