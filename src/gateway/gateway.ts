@@ -10,8 +10,9 @@ import type { Accountant, Outcome } from './account.js';
 import type { Admission, Admitter } from './admit.js';
 import { callTargets, type CallDeps } from './call.js';
 import { startDeadline } from './deadline.js';
-import { ErrorCodes, GatewayError, UpstreamError, badInput } from './errors.js';
+import { badInput } from './errors.js';
 import { cacheKeyOf, normalizeRequest } from './normalize.js';
+import { leavable, relay, replay } from './relay.js';
 import type { Route, Router } from './route.js';
 import type {
   Attempt,
@@ -22,7 +23,6 @@ import type {
   CompletionChunk,
   EmbeddingRequest,
   Embeddings,
-  StreamEvent,
   Target,
 } from './types.js';
 
@@ -274,14 +274,39 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // Past the first token the deadline no longer applies; the client's leaving still stops
         // the upstream, even one stalled mid-stream, until the relay ends and lets go.
         deadline.stopTimer();
-        const chunks = relay(
-          p,
+        const ttftMs = performance.now() - started;
+        const chunks = relay({
+          id: p.requestId,
           target,
-          opened,
+          ...opened,
           attempts,
-          performance.now() - started,
-          deadline.clear,
-        );
+          release: deadline.clear,
+          finish: (response) => finish(p, target, response, attempts, true, ttftMs).costUsd,
+          broken: (text, error) => {
+            // Cut, failed, or left early by the client: record what was streamed, estimated.
+            const usage = estimateUsage(p.request.messages, text, p.request.tools);
+            const { costUsd, priced } = accountant.cost(
+              usage,
+              target.provider,
+              target.model,
+              target.model,
+            );
+            accountant.record({
+              ...outcome({ ...p, alias: p.route.alias }, true),
+              provider: target.provider,
+              model: target.model,
+              usage,
+              costUsd,
+              priced,
+              content: text,
+              error,
+              latencyMs: performance.now() - p.started,
+              ttftMs,
+              attempts,
+            });
+            void p.admission.settle({ tokens: usage.totalTokens, costUsd });
+          },
+        });
         return leavable(chunks, deadline.abort);
       } catch (error) {
         deadline.clear();
@@ -366,145 +391,4 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     },
   };
-
-  /** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
-  async function* replay(requestId: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
-    const base = {
-      id: requestId,
-      provider: hit.provider,
-      model: hit.response.model,
-      cached: true,
-      done: false,
-    };
-    for (const word of hit.response.content?.match(/\s*\S+(\s+$)?/g) ?? [])
-      yield { ...base, delta: word };
-    const { finishReason, toolCalls, usage } = hit.response;
-    yield { ...base, delta: '', done: true, finishReason, toolCalls, usage, costUsd: 0 };
-  }
-
-  async function* relay(
-    p: Prepared,
-    target: Target,
-    opened: { iterator: AsyncIterator<StreamEvent>; first: IteratorResult<StreamEvent> },
-    attempts: Attempt[],
-    ttftMs: number,
-    release: () => void,
-  ): AsyncGenerator<CompletionChunk> {
-    const { iterator } = opened;
-    let text = '';
-    let finished = false;
-    let failure: unknown = null;
-    const chunk = (delta: string): CompletionChunk => ({
-      id: p.requestId,
-      delta,
-      provider: target.provider,
-      model: target.model,
-      cached: false,
-      done: false,
-    });
-    try {
-      let next = opened.first;
-      let last: Extract<StreamEvent, { type: 'finish' }> | undefined;
-      while (!next.done) {
-        const event = next.value;
-        if (event.type === 'delta') {
-          text += event.text;
-          yield chunk(event.text);
-        } else {
-          last = event;
-        }
-        next = await iterator.next();
-      }
-      if (!last)
-        throw new UpstreamError({
-          kind: 'stream',
-          message: `${target.provider} ended the stream without finishing`,
-        });
-      const response: ChatResponse = {
-        model: last.model,
-        content: text === '' && last.toolCalls.length > 0 ? null : text,
-        toolCalls: last.toolCalls,
-        finishReason: last.finishReason,
-        usage: last.usage,
-      };
-      // Accounted (and cached, now that it is whole) before the last chunk goes out: a client
-      // that leaves on it loses nothing.
-      const { costUsd } = finish(p, target, response, attempts, true, ttftMs);
-      finished = true;
-      yield {
-        ...chunk(''),
-        model: last.model,
-        done: true,
-        finishReason: last.finishReason,
-        toolCalls: last.toolCalls,
-        usage: last.usage,
-        costUsd,
-      };
-    } catch (error) {
-      failure = UpstreamError.isInstance(error)
-        ? new GatewayError(
-            error.kind === 'timeout' ? ErrorCodes.UPSTREAM_TIMEOUT : ErrorCodes.UPSTREAM_ERROR,
-            `the stream from ${target.provider} broke after it began: ${error.message}`,
-            { attempts },
-            { cause: error },
-          )
-        : error;
-      throw failure;
-    } finally {
-      release();
-      if (!finished) {
-        // Cut, failed, or left early by the client: stop the upstream, record what was streamed.
-        await iterator.return?.().catch(() => {});
-        const usage = estimateUsage(p.request.messages, text, p.request.tools);
-        const { costUsd, priced } = accountant.cost(
-          usage,
-          target.provider,
-          target.model,
-          target.model,
-        );
-        accountant.record({
-          ...outcome({ ...p, alias: p.route.alias }, true),
-          provider: target.provider,
-          model: target.model,
-          usage,
-          costUsd,
-          priced,
-          content: text,
-          error: failure ?? abortError(),
-          latencyMs: performance.now() - p.started,
-          ttftMs,
-          attempts,
-        });
-        void p.admission.settle({ tokens: usage.totalTokens, costUsd });
-      }
-    }
-  }
-}
-
-/**
- * An async generator's return() waits behind a pending next(): a consumer leaving while the
- * upstream is silent would wait for it. This return() first aborts the upstream call, so the
- * pending next() settles at once and the generator's cleanup runs.
- */
-export function leavable<T>(
-  generator: AsyncGenerator<T>,
-  abort: () => void,
-): AsyncIterableIterator<T> {
-  return {
-    next: () => generator.next(),
-    return: (value?: unknown) => {
-      abort();
-      return generator.return(value as T);
-    },
-    throw: (error?: unknown) => generator.throw(error),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
-function abortError(): Error {
-  const error = new Error('the client went away');
-  error.name = 'AbortError';
-  return error;
 }
