@@ -13,7 +13,8 @@ function writeConfig(text: string): string {
   return file;
 }
 
-describe('the conduit command', () => {
+// Each test starts the real CLI through tsx: seconds on a loaded 2-core machine.
+describe('the conduit command', { timeout: 60_000 }, () => {
   it('stops on a config error, naming the path and printing no secret', async () => {
     const secret = 'sk-proj-DO-NOT-PRINT-42';
     const file = writeConfig(
@@ -65,7 +66,7 @@ describe('the conduit command', () => {
   });
 });
 
-describe('reloading on SIGHUP', () => {
+describe('reloading on SIGHUP', { timeout: 60_000 }, () => {
   it('applies a new config and refuses a bad one, keeping the running config', async () => {
     const file = writeConfig(
       'server: { port: 0 }\ndatabase: { url: "sqlite::memory:" }\nproviders:\n  first: { type: echo }\n',
