@@ -11,6 +11,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/schema.js';
 import type { Caller } from './gateway/types.js';
+import { createGraphQLFastPath } from './graphql/fast-path.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -48,6 +49,7 @@ export async function createConduit(
   const infra = await createInfrastructure(config, log, metrics);
   let services = await createServices(config, infra);
   const yoga = createConduitYoga(() => services);
+  const graphql = createGraphQLFastPath(yoga);
 
   let url = '';
   let stopping = false;
@@ -80,7 +82,7 @@ export async function createConduit(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url?.split('?', 1)[0];
-    if (path === '/graphql') return yoga(req, res);
+    if (path === '/graphql') return graphql(req, res);
     if (path?.startsWith('/v1/')) return handleOpenAI(services, req, res, path);
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -172,7 +174,7 @@ export async function createConduit(
     metrics,
 
     async reload(next) {
-      for (const part of ['server', 'redis', 'database', 'cache'] as const) {
+      for (const part of ['server', 'redis', 'database', 'cache', 'circuitBreaker'] as const) {
         if (JSON.stringify(next[part]) !== JSON.stringify(services.config[part])) {
           log.warn({ part }, `reload: a change to ${part} needs a restart; it is ignored`);
         }
@@ -184,6 +186,7 @@ export async function createConduit(
           redis: config.redis,
           database: config.database,
           cache: config.cache,
+          circuitBreaker: config.circuitBreaker,
         },
         infra,
       );

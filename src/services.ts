@@ -101,7 +101,10 @@ export async function createInfrastructure(
     maxEntries: config.cache.maxEntries,
     onError: onStoreError('cache'),
   });
-  const breakers = new Breakers();
+  const breakers = new Breakers(
+    config.circuitBreaker.failures,
+    config.circuitBreaker.halfOpenAfterMs,
+  );
   metrics.trackOpenCircuits(() => breakers.openCount());
   return {
     log,

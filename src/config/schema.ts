@@ -129,6 +129,14 @@ export const configSchema = z
         deadlineMs: positiveInt.default(120_000),
       })
       .prefault({}),
+    circuitBreaker: z
+      .strictObject({
+        /** Consecutive failures of a target that open its circuit. @default 5 */
+        failures: positiveInt.default(5),
+        /** How long an open circuit waits before letting a trial call through. @default 10000 */
+        halfOpenAfterMs: positiveInt.default(10_000),
+      })
+      .prefault({}),
     cache: z
       .strictObject({
         /** @default true */

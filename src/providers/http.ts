@@ -16,6 +16,13 @@ import type {
   ProviderType,
 } from './types.js';
 
+/**
+ * Connections per upstream origin. HTTP/1.1 holds one per request in flight, and an answer
+ * streamed token by token holds its connection for its whole length: a cap of a few hundred
+ * queued the 257th concurrent stream behind the first 256 (bench/run.ts, 1,000 slow streams).
+ */
+const maxConnectionsPerOrigin = 10_000;
+
 /** Holds one keep-alive pool per upstream origin, shared by every provider that calls it. */
 export class Transport {
   readonly #pools = new Map<string, Pool>();
@@ -23,7 +30,11 @@ export class Transport {
   pool(origin: string): Pool {
     let pool = this.#pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+      pool = new Pool(origin, {
+        connections: maxConnectionsPerOrigin,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+      });
       this.#pools.set(origin, pool);
     }
     return pool;

@@ -1,0 +1,117 @@
+/**
+ * The benchmark's servers, one process each: the mock upstream and the bare proxy (forked with
+ * tsx), and Conduit from the built `dist/` (`node dist/main.js --config FILE`), so no server
+ * shares an event loop with another or with the load generator.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Child {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const root = join(here, '..');
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Forks a bench/*.ts server and waits for the port it reports. */
+export async function forkServer(file: string, args: string[] = []): Promise<Child> {
+  const child = fork(join(here, file), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [message] = (await Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(() => {
+      throw new Error(`${file} exited before it listened`);
+    }),
+  ])) as [{ port: number }];
+  return {
+    url: `http://127.0.0.1:${message.port}`,
+    pid: child.pid!,
+    stop: () => stopChild(child),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface ConduitChild extends Child {
+  /** The child's log file (pino lines). */
+  logFile: string;
+}
+
+/**
+ * Starts `node dist/main.js` on a config (JSON is YAML) and waits for /healthz. Its logs go to a
+ * file, as a deployment's would go somewhere: writing them is part of what is measured.
+ * `nodeArgs` adds flags such as `--cpu-prof`.
+ */
+export async function startConduit(
+  config: Record<string, unknown>,
+  nodeArgs: string[] = [],
+): Promise<ConduitChild> {
+  const dir = mkdtempSync(join(tmpdir(), 'conduit-bench-'));
+  const port = await freePort();
+  const configFile = join(dir, 'conduit.yaml');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      ...config,
+      server: { port, host: '127.0.0.1' },
+      database: { url: `sqlite:${join(dir, 'usage.db')}` },
+    }),
+  );
+  const logFile = join(dir, 'conduit.log');
+  const log = openSync(logFile, 'w');
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, join(root, 'dist/main.js'), '--config', configFile],
+    { cwd: dir, stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  const url = `http://127.0.0.1:${port}`;
+  // No event tells another process is listening: poll /healthz, bounded (20 s).
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) {
+      throw new Error(`conduit exited (${child.exitCode}): ${readFileSync(logFile, 'utf8')}`);
+    }
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i === 200)
+      throw new Error(`conduit did not answer /healthz: ${readFileSync(logFile, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, pid: child.pid!, logFile, stop: () => stopChild(child) };
+}
+
+/** A process's resident set size in MB (VmRSS from /proc). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}

@@ -1,0 +1,223 @@
+/**
+ * A fast path for the common GraphQL request: `POST /graphql`, `content-type: application/json`,
+ * one query or mutation, answered as JSON. It skips Yoga's WHATWG Request/Response adaptation
+ * (most of Yoga's cost per request, see ARCHITECTURE.md "Where the time goes") but runs the
+ * operation through Yoga's own envelop (`yoga.getEnveloped`): the same parse and validation
+ * caches, masked errors, depth limit and error codes, and Yoga's own result processor
+ * (`processRegularResult`: status codes, content type, internals stripped from errors).
+ *
+ * Everything else goes to Yoga's handler untouched: GET, GraphiQL, SSE, multipart, other
+ * content types, CORS preflights, query strings. And so does anything unusual found once the
+ * body is read (bad JSON, batches, unknown parameters, parse or validation errors, a subscription,
+ * a context that refuses the caller: a 401): Yoga answers it from the buffered body, so every
+ * error answer is Yoga's own.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  getOperationAST,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLError,
+} from 'graphql';
+import { createGraphQLError, isAsyncIterable, processRegularResult } from 'graphql-yoga';
+import { maskError } from './errors.js';
+import type { ConduitYoga } from './yoga.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const regularTypes = ['application/graphql-response+json', 'application/json'] as const;
+type RegularType = (typeof regularTypes)[number];
+
+const matches = (asked: string, offered: string) => {
+  const [askedType, askedSub] = asked.split('/');
+  const [type, sub] = offered.split('/');
+  return (type === '*' || type === askedType) && (sub === '*' || sub === askedSub);
+};
+
+/**
+ * The media type Yoga's result processors pick for a query or mutation result, or undefined
+ * when Yoga would pick none (406) or stream. Mirrors Yoga's `useResultProcessors`: the first
+ * type in the Accept header that either JSON type matches wins, `application/json` on a tie.
+ */
+export function negotiate(accept: string | undefined): RegularType | undefined {
+  const asked = (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',');
+  for (const entry of asked) {
+    const [type = '', ...params] = entry.split(';');
+    const charset = params.find((param) => param.includes('charset=')) ?? 'charset=utf-8';
+    if (charset !== 'charset=utf-8') continue;
+    let chosen: RegularType | undefined;
+    for (const offered of regularTypes) if (matches(offered, type)) chosen = offered;
+    if (chosen) return chosen;
+  }
+  return undefined;
+}
+
+/** Whether the request is a plain JSON POST the fast path may take (decided on headers only). */
+function eligible(req: IncomingMessage): RegularType | undefined {
+  if (req.method !== 'POST' || req.url !== '/graphql') return undefined;
+  const type = req.headers['content-type']?.split(',', 1)[0];
+  if (type !== 'application/json' && !type?.startsWith('application/json;')) return undefined;
+  // A CORS preflight's headers on a POST are unusual: Yoga's CORS plugin handles those.
+  if (req.headers['access-control-request-method'] || req.headers['access-control-request-headers'])
+    return undefined;
+  return negotiate(req.headers.accept);
+}
+
+interface Params {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+  extensions?: Record<string, unknown> | null;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const known = new Set(['query', 'variables', 'operationName', 'extensions']);
+
+/** The body as GraphQL parameters when they are exactly what Yoga accepts; else undefined. */
+function toParams(body: Buffer): Params | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(parsed) || typeof parsed.query !== 'string') return undefined;
+  for (const key in parsed) if (parsed[key] != null && !known.has(key)) return undefined;
+  const { variables, operationName, extensions } = parsed;
+  if (variables != null && !isObject(variables)) return undefined;
+  if (operationName != null && typeof operationName !== 'string') return undefined;
+  if (extensions != null && !isObject(extensions)) return undefined;
+  return parsed as unknown as Params;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/** What `request` the context sees: the headers and a signal aborted when the client leaves. */
+function requestOf(req: IncomingMessage, res: ServerResponse): Request {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  const headers = {
+    get: (name: string) => {
+      const value = req.headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+    has: (name: string) => req.headers[name.toLowerCase()] !== undefined,
+  };
+  return { method: 'POST', url: req.url, headers, signal: controller.signal } as unknown as Request;
+}
+
+/** Yoga's default CORS answer to a request with an Origin (any origin, with credentials). */
+function corsHeaders(req: IncomingMessage): Record<string, string> {
+  const origin = req.headers.origin;
+  if (origin === undefined) return {};
+  return {
+    'access-control-allow-origin': origin,
+    vary: 'Origin',
+    'access-control-allow-credentials': 'true',
+  };
+}
+
+/** A stand-in for the Fetch API's Response: `processRegularResult` only constructs one. */
+class Captured {
+  constructor(
+    readonly body: string | null,
+    readonly init: { status: number; headers: Record<string, string> },
+  ) {}
+}
+const capture = { Response: Captured } as unknown as Parameters<typeof processRegularResult>[1];
+
+export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
+  /** Yoga's answer to a request whose body was already read. */
+  async function replay(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await yoga.fetch(
+      `http://${req.headers.host ?? 'localhost'}${req.url}`,
+      { method: 'POST', headers, body: new Uint8Array(body) } as RequestInit,
+      {},
+    );
+    const answer = Buffer.from(await response.arrayBuffer());
+    const out: Record<string, string> = {};
+    response.headers.forEach((value, name) => (out[name] = value));
+    out['content-length'] = String(answer.length);
+    res.writeHead(response.status, out);
+    res.end(answer);
+  }
+
+  function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: ExecutionResult,
+    type: RegularType,
+  ): void {
+    const { body, init } = processRegularResult(result, capture, type) as unknown as Captured;
+    const text = body ?? '';
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
+    headers['content-length'] = String(Buffer.byteLength(text));
+    res.writeHead(init.status, { ...headers, ...corsHeaders(req) });
+    res.end(text);
+  }
+
+  return async (req, res) => {
+    const type = eligible(req);
+    if (!type) return yoga(req, res);
+    const body = await readBody(req);
+    const params = toParams(body);
+    if (!params) return replay(req, res, body);
+
+    const request = requestOf(req, res);
+    const enveloped = yoga.getEnveloped({ req, res, request, params });
+    let document: DocumentNode | Error;
+    try {
+      document = enveloped.parse(params.query);
+    } catch {
+      return replay(req, res, body);
+    }
+    if (document instanceof Error) return replay(req, res, body);
+    if (enveloped.validate(enveloped.schema, document).length > 0) return replay(req, res, body);
+    const operation = getOperationAST(document, params.operationName);
+    if (!operation || operation.operation === 'subscription') return replay(req, res, body);
+
+    let contextValue: unknown;
+    try {
+      contextValue = await enveloped.contextFactory();
+    } catch {
+      // Refused (a missing or wrong key): Yoga turns the error into its status, 401.
+      return replay(req, res, body);
+    }
+    let result: ExecutionResult;
+    try {
+      const executed: unknown = await enveloped.execute({
+        schema: enveloped.schema,
+        document,
+        contextValue,
+        variableValues: params.variables,
+        operationName: params.operationName,
+      });
+      // No @defer or @stream in this schema: a query or mutation gives one result.
+      if (isAsyncIterable(executed)) throw new Error('an incremental result is not supported');
+      result = executed as ExecutionResult;
+    } catch (error) {
+      const masked = maskError(error, 'Unexpected error.');
+      const graphQLError =
+        masked instanceof Error && 'extensions' in masked
+          ? (masked as GraphQLError)
+          : createGraphQLError(masked.message, { originalError: masked });
+      result = { errors: [graphQLError] };
+    }
+    send(req, res, result, type);
+  };
+}

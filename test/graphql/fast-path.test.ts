@@ -1,0 +1,247 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient as createSseClient } from 'graphql-sse';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createGraphQLFastPath, negotiate } from '../../src/graphql/fast-path.js';
+import { createConduitYoga, type ConduitYoga } from '../../src/graphql/yoga.js';
+import { collect, wsClient } from '../helpers/clients.js';
+import { startConduit, type TestConduit } from '../helpers/conduit.js';
+import { onDispose } from '../helpers/dispose.js';
+
+const KEY = 'ck-fast-path-app';
+const auth = { authorization: `Bearer ${KEY}` };
+const COMPLETE = `mutation ($input: CompletionInput!) {
+  complete(input: $input) { provider model content finishReason usage { totalTokens } }
+}`;
+const DEEP = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
+const say = (content: string, model = 'echo/echo') => ({
+  input: { model, messages: [{ role: 'USER', content }] },
+});
+const STREAM = `subscription ($input: CompletionInput!) { completionStream(input: $input) { delta done } }`;
+
+interface Answer {
+  status: number;
+  type: string | null;
+  body: string;
+  headers: Headers;
+}
+
+const read = async (response: Response): Promise<Answer> => ({
+  status: response.status,
+  type: response.headers.get('content-type'),
+  body: await response.text(),
+  headers: response.headers,
+});
+
+describe('the GraphQL fast path', () => {
+  let gw: TestConduit;
+  let yoga: ConduitYoga;
+  /** A server with the fast path over a Yoga whose handler and fetch are counted. */
+  let counted: string;
+  const yogaCalls = { handler: 0, fetch: 0 };
+
+  beforeAll(async () => {
+    gw = await startConduit({
+      providers: { echo: { type: 'echo' } },
+      clients: [{ id: 'app', key: KEY }],
+      server: { maxQueryDepth: 4 },
+    });
+    yoga = createConduitYoga(() => gw.conduit.services);
+    const watched = new Proxy(yoga, {
+      apply(target, self, args) {
+        yogaCalls.handler++;
+        return Reflect.apply(target, self, args);
+      },
+      get(target, property, receiver) {
+        if (property !== 'fetch') return Reflect.get(target, property, receiver);
+        return (...args: Parameters<ConduitYoga['fetch']>) => {
+          yogaCalls.fetch++;
+          return (target.fetch as (...a: unknown[]) => unknown)(...args);
+        };
+      },
+    });
+    const handle = createGraphQLFastPath(watched);
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      void handle(req, res);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    onDispose(() => new Promise((resolve) => server.close(resolve)));
+    counted = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+
+  /** The same request to Conduit (fast path) and to Yoga's own handler. */
+  async function both(init: RequestInit, path = '/graphql'): Promise<[Answer, Answer]> {
+    // Each its own copy: a Request may add to the headers object it is given.
+    const copy = () => ({ ...init, headers: { ...(init.headers as Record<string, string>) } });
+    const fast = await read(await fetch(`${gw.url}${path}`, copy()));
+    const own = await read(await yoga.fetch(`http://localhost${path}`, copy(), {}));
+    return [fast, own];
+  }
+  const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+  it('answers a plain JSON mutation itself, without Yoga’s handler', async () => {
+    yogaCalls.handler = yogaCalls.fetch = 0;
+    const response = await fetch(counted, post({ query: COMPLETE, variables: say('fast hello') }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.json()).toEqual({
+      data: {
+        complete: {
+          provider: 'echo',
+          model: 'echo',
+          content: 'fast hello',
+          finishReason: 'STOP',
+          usage: { totalTokens: expect.any(Number) },
+        },
+      },
+    });
+    expect(yogaCalls).toEqual({ handler: 0, fetch: 0 });
+  });
+
+  it('answers exactly as Yoga does: status, content type and body', async () => {
+    const cases: [string, RequestInit][] = [
+      ['a query', post({ query: '{ viewer { id admin } }' })],
+      ['a mutation', post({ query: COMPLETE, variables: say('same answer') })],
+      ['an unknown model', post({ query: COMPLETE, variables: say('x', 'nobody/none') })],
+      ['a wrong variable', post({ query: COMPLETE, variables: { input: { model: 1 } } })],
+      ['a parse error', post({ query: '{ viewer { id ' })],
+      ['a validation error', post({ query: '{ viewer { nope } }' })],
+      ['too deep', post({ query: DEEP })],
+      [
+        'a named operation',
+        post({ query: 'query A { viewer { id } } query B { __typename }', operationName: 'B' }),
+      ],
+      [
+        'a missing operationName',
+        post({ query: 'query A { viewer { id } } query B { __typename }' }),
+      ],
+      ['bad JSON', post('{"query":')],
+      ['a batch', post([{ query: '{ __typename }' }])],
+      ['an unknown parameter', post({ query: '{ __typename }', extra: 1 })],
+      ['no query', post({ variables: {} })],
+      ['variables not an object', post({ query: '{ __typename }', variables: '[]' })],
+      ['a subscription over JSON', post({ query: STREAM, variables: say('x') })],
+      [
+        'no key',
+        {
+          ...post({ query: '{ viewer { id } }' }),
+          headers: { 'content-type': 'application/json' },
+        },
+      ],
+      ['a wrong key', post({ query: '{ viewer { id } }' }, { authorization: 'Bearer nope' })],
+    ];
+    for (const accept of [undefined, 'application/graphql-response+json']) {
+      for (const [name, init] of cases) {
+        const withAccept = accept
+          ? { ...init, headers: { ...(init.headers as Record<string, string>), accept } }
+          : init;
+        const [fast, own] = await both(withAccept);
+        expect({ name, accept, status: fast.status, type: fast.type, body: fast.body }).toEqual({
+          name,
+          accept,
+          status: own.status,
+          type: own.type,
+          body: own.body,
+        });
+      }
+    }
+  });
+
+  it('gives the status codes and codes of the spec: 401, 400, 200 with errors', async () => {
+    const strict = { accept: 'application/graphql-response+json' };
+    const noKey = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ viewer { id } }' }),
+    });
+    expect(noKey.status).toBe(401);
+    expect((await noKey.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+    const invalid = await fetch(gw.graphqlUrl, post({ query: '{ viewer { nope } }' }, strict));
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    const deep = await fetch(gw.graphqlUrl, post({ query: DEEP }));
+    expect((await deep.json()).errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
+
+    const failed = await fetch(
+      gw.graphqlUrl,
+      post({ query: COMPLETE, variables: say('x', 'nobody/none') }),
+    );
+    expect(failed.status).toBe(200);
+    const body = await failed.json();
+    expect(body.data).toBeNull();
+    expect(body.errors[0].extensions.code).toMatch(/^[A-Z_]+$/);
+    expect(body.errors[0].extensions.http).toBeUndefined();
+  });
+
+  it('negotiates the content type as Yoga does', async () => {
+    expect(negotiate(undefined)).toBe('application/json');
+    expect(negotiate('*/*')).toBe('application/json');
+    expect(negotiate('application/graphql-response+json')).toBe(
+      'application/graphql-response+json',
+    );
+    expect(negotiate('application/graphql-response+json, application/json;q=0.9')).toBe(
+      'application/graphql-response+json',
+    );
+    expect(negotiate('application/json, application/graphql-response+json')).toBe(
+      'application/json',
+    );
+    expect(negotiate('text/event-stream')).toBeUndefined();
+    expect(negotiate('application/json; charset=latin1')).toBeUndefined();
+    for (const accept of [
+      'application/json',
+      'application/graphql-response+json',
+      'text/html, */*',
+    ]) {
+      const [fast, own] = await both(post({ query: '{ __typename }' }, { accept }));
+      expect([fast.status, fast.type]).toEqual([own.status, own.type]);
+    }
+    const none = await fetch(
+      gw.graphqlUrl,
+      post({ query: '{ __typename }' }, { accept: 'image/png' }),
+    );
+    expect(none.status).toBe(406);
+  });
+
+  it('sends the CORS headers Yoga sends', async () => {
+    const [fast, own] = await both(
+      post({ query: '{ __typename }' }, { origin: 'https://app.example' }),
+    );
+    for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'])
+      expect([name, fast.headers.get(name)]).toEqual([name, own.headers.get(name)]);
+    expect(fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
+  });
+
+  it('leaves GET, GraphiQL, SSE and WebSocket subscriptions to Yoga, and they work', async () => {
+    yogaCalls.handler = 0;
+    const get = await fetch(`${counted}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: auth,
+    });
+    expect(await get.json()).toEqual({ data: { __typename: 'Query' } });
+    const mutationByGet = await fetch(
+      `${counted}?query=${encodeURIComponent('mutation { invalidateCache }')}`,
+      { headers: auth },
+    );
+    expect(mutationByGet.status).toBe(405);
+    const graphiql = await fetch(counted, { headers: { accept: 'text/html' } });
+    expect(await graphiql.text()).toContain('<title>Conduit</title>');
+    expect(yogaCalls.handler).toBe(3);
+
+    const sse = createSseClient({ url: gw.graphqlUrl, headers: auth, retryAttempts: 0 });
+    onDispose(() => sse.dispose());
+    const overSse = await collect(sse.iterate({ query: STREAM, variables: say('over sse') }));
+    expect(overSse.map((r) => (r.data as any).completionStream.delta).join('')).toBe('over sse');
+
+    const ws = wsClient(gw.wsUrl, `Bearer ${KEY}`);
+    const overWs = await collect(ws.iterate({ query: STREAM, variables: say('over ws') }));
+    expect(overWs.map((r) => (r.data as any).completionStream.delta).join('')).toBe('over ws');
+    expect(overWs.at(-1)!.data).toMatchObject({ completionStream: { done: true } });
+  });
+});
