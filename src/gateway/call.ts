@@ -275,7 +275,7 @@ function asUpstreamError(error: unknown): UpstreamError {
   });
 }
 
-export function allFailed(lastError: UpstreamError | undefined, attempts: Attempt[]): GatewayError {
+function allFailed(lastError: UpstreamError | undefined, attempts: Attempt[]): GatewayError {
   if (lastError?.kind === 'timeout') {
     return new GatewayError(
       ErrorCodes.UPSTREAM_TIMEOUT,

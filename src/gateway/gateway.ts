@@ -8,8 +8,8 @@ import type { ResponseCache } from '../state/cache.js';
 import { estimateUsage } from '../usage/tokens.js';
 import type { Accountant, Outcome } from './account.js';
 import type { Admission, Admitter } from './admit.js';
-import { callTargets, type CallDeps } from './call.js';
-import { startDeadline } from './deadline.js';
+import { callTargets, type CallContext, type CallDeps } from './call.js';
+import { startDeadline, type Deadline } from './deadline.js';
 import { badInput } from './errors.js';
 import { cacheKeyOf, normalizeRequest } from './normalize.js';
 import { leavable, relay, replay } from './relay.js';
@@ -185,96 +185,107 @@ export function createGateway(deps: GatewayDeps): Gateway {
     });
   }
 
+  /** What `serve` hands a chat request's own steps. */
+  interface Turn {
+    p: Prepared;
+    hit: CachedAnswer | undefined;
+    attempts: Attempt[];
+    deadline: Deadline;
+    /** The call's context for `callTargets`: ordered targets, the deadline's signals. */
+    call: CallContext;
+    /** The deadline's end now belongs to someone else (a stream past its first token). */
+    handOff(): void;
+  }
+
+  /**
+   * Steps 1–3, then `steps` (call, account, cache). A failure anywhere gives back what was
+   * reserved and is recorded once; the deadline ends with the request unless handed off.
+   */
+  async function serve<T>(
+    input: ChatRequest,
+    caller: Caller,
+    signal: AbortSignal,
+    stream: boolean,
+    steps: (turn: Turn) => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const attempts: Attempt[] = [];
+    const deadline = startDeadline(signal, config.retry.deadlineMs);
+    let prepared: Prepared | undefined;
+    let handedOff = false;
+    try {
+      const { prepared: p, hit } = await prepare(input, caller, requestId, started);
+      prepared = p;
+      const call = {
+        request: p.request,
+        targets: router.order(p.route),
+        signal: deadline.signal,
+        deadline: deadline.expired,
+      };
+      return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
+    } catch (error) {
+      void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
+      const who = { requestId, caller, alias: input.model, request: prepared?.request };
+      recordFailure(who, started, error, attempts, stream);
+      throw error;
+    } finally {
+      if (!handedOff) deadline.clear();
+    }
+  }
+
   return {
-    async complete(input, caller, signal = neverAborted) {
-      const started = performance.now();
-      const requestId = randomUUID();
-      const attempts: Attempt[] = [];
-      let prepared: Prepared | undefined;
-      const deadline = startDeadline(signal, config.retry.deadlineMs);
-      try {
-        const { prepared: p, hit } = await prepare(input, caller, requestId, started);
-        prepared = p;
+    complete: (input, caller, signal = neverAborted) =>
+      serve(input, caller, signal, false, async ({ p, hit, attempts, call }) => {
         if (hit) {
           const latencyMs = recordHit(p, hit, false);
+          const { provider, response } = hit;
           return {
-            ...hit.response,
-            id: requestId,
-            provider: hit.provider,
+            ...response,
+            id: p.requestId,
+            provider,
             costUsd: 0,
             cached: true,
             latencyMs,
             attempts,
           };
         }
-        const { result, target } = await callTargets(
-          deps,
-          {
-            request: p.request,
-            targets: router.order(p.route),
-            signal: deadline.signal,
-            deadline: deadline.expired,
-          },
-          attempts,
-          (provider, call) => provider.chat(call),
+        const { result, target } = await callTargets(deps, call, attempts, (provider, c) =>
+          provider.chat(c),
         );
         const { costUsd, latencyMs } = finish(p, target, result, attempts, false, null);
+        const provider = target.provider;
         return {
           ...result,
-          id: requestId,
-          provider: target.provider,
+          id: p.requestId,
+          provider,
           costUsd,
           cached: false,
           latencyMs,
           attempts,
         };
-      } catch (error) {
-        void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
-        recordFailure(
-          { requestId, caller, alias: input.model, request: prepared?.request },
-          started,
-          error,
-          attempts,
-          false,
-        );
-        throw error;
-      } finally {
-        deadline.clear();
-      }
-    },
+      }),
 
-    async stream(input, caller, signal = neverAborted) {
-      const started = performance.now();
-      const requestId = randomUUID();
-      const attempts: Attempt[] = [];
-      let prepared: Prepared | undefined;
-      const deadline = startDeadline(signal, config.retry.deadlineMs);
-      try {
-        const { prepared: p, hit } = await prepare(input, caller, requestId, started);
-        prepared = p;
+    stream: (input, caller, signal = neverAborted) =>
+      serve(input, caller, signal, true, async ({ p, hit, attempts, deadline, call, handOff }) => {
         if (hit) {
-          deadline.clear();
           recordHit(p, hit, true);
-          return replay(requestId, hit);
+          return replay(p.requestId, hit);
         }
         const { result: opened, target } = await callTargets(
           deps,
-          {
-            request: p.request,
-            targets: router.order(p.route),
-            signal: deadline.signal,
-            deadline: deadline.expired,
-          },
+          call,
           attempts,
-          async (provider, call) => {
-            const iterator = provider.chatStream(call)[Symbol.asyncIterator]();
+          async (provider, c) => {
+            const iterator = provider.chatStream(c)[Symbol.asyncIterator]();
             return { iterator, first: await iterator.next() };
           },
         );
         // Past the first token the deadline no longer applies; the client's leaving still stops
         // the upstream, even one stalled mid-stream, until the relay ends and lets go.
         deadline.stopTimer();
-        const ttftMs = performance.now() - started;
+        handOff();
+        const ttftMs = performance.now() - p.started;
         const chunks = relay({
           id: p.requestId,
           target,
@@ -285,16 +296,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
           broken: (text, error) => {
             // Cut, failed, or left early by the client: record what was streamed, estimated.
             const usage = estimateUsage(p.request.messages, text, p.request.tools);
-            const { costUsd, priced } = accountant.cost(
-              usage,
-              target.provider,
-              target.model,
-              target.model,
-            );
+            const { provider, model } = target;
+            const { costUsd, priced } = accountant.cost(usage, provider, model, model);
             accountant.record({
               ...outcome({ ...p, alias: p.route.alias }, true),
-              provider: target.provider,
-              model: target.model,
+              provider,
+              model,
               usage,
               costUsd,
               priced,
@@ -308,19 +315,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           },
         });
         return leavable(chunks, deadline.abort);
-      } catch (error) {
-        deadline.clear();
-        void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
-        recordFailure(
-          { requestId, caller, alias: input.model, request: prepared?.request },
-          started,
-          error,
-          attempts,
-          true,
-        );
-        throw error;
-      }
-    },
+      }),
 
     async embed(input, caller, signal = neverAborted) {
       const started = performance.now();
