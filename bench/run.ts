@@ -14,43 +14,13 @@
 import { cpus, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
 import { forkServer, rssMb, startConduit } from './servers.js';
+import { benchConfig, benchTargets, messages, restBody, streamBody } from './targets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const warmup = Number(process.env.BENCH_WARMUP ?? 2);
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const profileDir = process.env.BENCH_PROFILE;
-
-const key = 'ck-bench';
-const model = 'mock/gpt-4o-mini';
-const messages = (text: string) => [
-  { role: 'system', content: 'You are a terse assistant.' },
-  { role: 'user', content: text },
-];
-const restBody = (text: string, stream = false) =>
-  JSON.stringify({
-    model,
-    messages: messages(text),
-    max_tokens: 64,
-    ...(stream && { stream: true, stream_options: { include_usage: true } }),
-  });
-const gqlInput = (text: string) => ({
-  model,
-  maxTokens: 64,
-  messages: messages(text).map((m) => ({ ...m, role: m.role.toUpperCase() })),
-});
-const completeBody = (text: string) =>
-  JSON.stringify({
-    query:
-      'mutation Complete($input: CompletionInput!) { complete(input: $input) { id content finishReason usage { promptTokens completionTokens totalTokens } } }',
-    variables: { input: gqlInput(text) },
-  });
-const streamBody = (text: string) =>
-  JSON.stringify({
-    query:
-      'subscription Stream($input: CompletionInput!) { completionStream(input: $input) { delta done } }',
-    variables: { input: gqlInput(text) },
-  });
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const rows: string[] = [];
@@ -78,54 +48,12 @@ const check = (name: string, ok: boolean, figure: string) => checks.push([name, 
 async function main(): Promise<void> {
   const upstream = await forkServer('upstream.ts');
   const proxy = await forkServer('proxy.ts', [upstream.url]);
-  const conduitConfig = {
-    providers: { mock: { type: 'openai', baseUrl: `${upstream.url}/v1`, keys: ['sk-mock'] } },
-    clients: [
-      {
-        id: 'bench',
-        key,
-        rateLimits: [
-          { requests: 1_000_000_000, perSeconds: 60 },
-          { tokens: 1_000_000_000_000, perSeconds: 60 },
-        ],
-        budget: { usd: 1_000_000_000, period: 'month' },
-      },
-    ],
-    cache: { enabled: true },
-    logging: { level: 'info' },
-  };
+  const conduitConfig = benchConfig(upstream.url);
   const conduit = await startConduit(
     conduitConfig,
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
-  const auth = { authorization: `Bearer ${key}` };
-  const miss = 'Say twenty words [<id>]';
-  const plain: Target[] = [
-    {
-      name: 'upstream (direct)',
-      url: `${upstream.url}/v1/chat/completions`,
-      body: restBody(miss),
-      headers: {},
-    },
-    {
-      name: 'bare proxy',
-      url: `${proxy.url}/v1/chat/completions`,
-      body: restBody(miss),
-      headers: {},
-    },
-    {
-      name: 'Conduit REST',
-      url: `${conduit.url}/v1/chat/completions`,
-      body: restBody(miss),
-      headers: auth,
-    },
-    {
-      name: 'Conduit GraphQL complete',
-      url: `${conduit.url}/graphql`,
-      body: completeBody(miss),
-      headers: auth,
-    },
-  ];
+  const { auth, miss, plain } = benchTargets(upstream.url, conduit.url, proxy.url);
   const ratio = (results: [string, Result][], name: string) =>
     results.find(([n]) => n === name)![1].rps / results.find(([n]) => n === 'bare proxy')![1].rps;
 

@@ -87,7 +87,12 @@ export async function startConduit(
   const log = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'dist/main.js'), '--config', configFile],
+    [
+      ...nodeArgs,
+      join(process.env.BENCH_DIST ?? join(root, 'dist'), 'main.js'),
+      '--config',
+      configFile,
+    ],
     { cwd: dir, stdio: ['ignore', log, log] },
   );
   closeSync(log);
@@ -114,4 +119,12 @@ export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
   return kb / 1024;
+}
+
+/** A process's CPU time so far (user + system) in ms, from /proc/PID/stat. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }

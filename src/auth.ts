@@ -2,7 +2,7 @@
  * Bearer key → Caller. Keys are held only as SHA-256 digests and compared in constant time;
  * with no clients configured, every call is let in as the admin `anonymous`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { ClientConfig } from './config/schema.js';
 import { ErrorCodes, GatewayError } from './gateway/errors.js';
 import type { Caller } from './gateway/types.js';
@@ -23,7 +23,8 @@ export interface Authenticator {
   clients(): readonly ClientInfo[];
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+/** A string digest is several times quicker to make than a Buffer one (node:crypto `hash`). */
+const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex'), 'hex');
 
 export const anonymous: Caller = Object.freeze({ clientId: 'anonymous', admin: true });
 

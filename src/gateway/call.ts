@@ -15,6 +15,7 @@ import {
   retry,
   type CircuitBreakerPolicy,
   type IRetryBackoffContext,
+  type RetryPolicy,
 } from 'cockatiel';
 import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
@@ -38,8 +39,8 @@ export interface CallContext {
   targets: readonly Target[];
   /** The client's signal, combined with the request's deadline. */
   signal: AbortSignal;
-  /** Aborts when the request's whole budget is spent. */
-  deadline: AbortSignal;
+  /** Whether the request's whole budget is spent (it then aborted `signal`). */
+  expired(): boolean;
 }
 
 /** Failures that say something about the target's health (not the key's, not the caller's). */
@@ -116,6 +117,36 @@ export class Breakers {
   }
 }
 
+const retryPolicies = new WeakMap<Config['retry'], RetryPolicy>();
+
+/**
+ * Exponential backoff with full jitter, or the upstream's own delay when it asks for longer.
+ * One policy per retry config: cockatiel stops retrying once the call's signal is aborted.
+ */
+function retryPolicyFor(config: Config['retry']): RetryPolicy {
+  let policy = retryPolicies.get(config);
+  if (policy) return policy;
+  const { initialDelayMs, maxDelayMs } = config;
+  const backoff = new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => {
+    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (ctx.attempt - 1));
+    const jitter = Math.random() * ceiling;
+    const failure = 'error' in ctx.result ? ctx.result.error : undefined;
+    const asked = UpstreamError.isInstance(failure) ? (failure.retryAfterMs ?? 0) : 0;
+    return Math.max(jitter, asked);
+  });
+  policy = retry(
+    handleWhen(
+      (error) =>
+        UpstreamError.isInstance(error) &&
+        error.retryable &&
+        (error.retryAfterMs ?? 0) <= maxDelayMs,
+    ),
+    { maxAttempts: config.attempts - 1, backoff },
+  );
+  retryPolicies.set(config, policy);
+  return policy;
+}
+
 /**
  * Runs `run` against each target in turn; returns the first success with the attempts so far.
  */
@@ -126,25 +157,7 @@ export async function callTargets<T>(
   run: (provider: Provider, call: ProviderCall) => Promise<T>,
 ): Promise<{ result: T; target: Target }> {
   let lastError: UpstreamError | undefined;
-  const { initialDelayMs, maxDelayMs } = deps.retry;
-  const backoff = new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => {
-    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (ctx.attempt - 1));
-    const jitter = Math.random() * ceiling;
-    const failure = 'error' in ctx.result ? ctx.result.error : undefined;
-    const asked = UpstreamError.isInstance(failure) ? (failure.retryAfterMs ?? 0) : 0;
-    return Math.max(jitter, asked);
-  });
-  const policy = retry(
-    handleWhen(
-      (error) =>
-        UpstreamError.isInstance(error) &&
-        error.retryable &&
-        (error.retryAfterMs ?? 0) <= maxDelayMs &&
-        !context.signal.aborted,
-    ),
-    { maxAttempts: deps.retry.attempts - 1, backoff },
-  );
-
+  const policy = retryPolicyFor(deps.retry);
   for (const target of context.targets) {
     const provider = deps.providers.get(target.provider);
     if (!provider) continue;
@@ -156,7 +169,7 @@ export async function callTargets<T>(
       );
       return { result, target };
     } catch (error) {
-      if (context.deadline.aborted) {
+      if (context.expired()) {
         throw new GatewayError(
           ErrorCodes.UPSTREAM_TIMEOUT,
           `the request's deadline (${deps.retry.deadlineMs} ms) passed`,
@@ -230,7 +243,7 @@ async function tryWithKeys<T>(
     } catch (error) {
       if (context.signal.aborted) {
         // Cut by the request's deadline: still a try, and listed (a client leaving is not).
-        if (context.deadline.aborted) {
+        if (context.expired()) {
           const latencyMs = performance.now() - started;
           attempts.push(attemptOf(target, 'timeout', "the request's deadline passed", latencyMs));
         }

@@ -42,8 +42,14 @@ export interface GatewayDeps extends CallDeps {
   accountant: Accountant;
 }
 
+/**
+ * What tells the gateway the client left: a signal to follow, or the request's own controller,
+ * which the gateway may then abort itself at the deadline (saving a second one).
+ */
+export type ClientSignal = AbortSignal | AbortController;
+
 export interface Gateway {
-  complete(request: ChatRequest, caller: Caller, signal?: AbortSignal): Promise<Completion>;
+  complete(request: ChatRequest, caller: Caller, signal?: ClientSignal): Promise<Completion>;
   /**
    * Resolves once the first token is in hand (every retry and fallback happen before it), so
    * failures before it are thrown here; a failure after it ends the iterable with a GatewayError.
@@ -51,9 +57,9 @@ export interface Gateway {
   stream(
     request: ChatRequest,
     caller: Caller,
-    signal?: AbortSignal,
+    signal?: ClientSignal,
   ): Promise<AsyncIterable<CompletionChunk>>;
-  embed(request: EmbeddingRequest, caller: Caller, signal?: AbortSignal): Promise<Embeddings>;
+  embed(request: EmbeddingRequest, caller: Caller, signal?: ClientSignal): Promise<Embeddings>;
 }
 
 const neverAborted = new AbortController().signal;
@@ -204,7 +210,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   async function serve<T>(
     input: ChatRequest,
     caller: Caller,
-    signal: AbortSignal,
+    signal: ClientSignal,
     stream: boolean,
     steps: (turn: Turn) => Promise<T>,
   ): Promise<T> {
@@ -221,7 +227,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         request: p.request,
         targets: router.order(p.route),
         signal: deadline.signal,
-        deadline: deadline.expired,
+        expired: () => deadline.expired,
       };
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
@@ -335,7 +341,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             request: { model: input.model, messages: [], cache: 'BYPASS' },
             targets,
             signal: deadline.signal,
-            deadline: deadline.expired,
+            expired: () => deadline.expired,
           },
           attempts,
           (provider, call) =>

@@ -2,7 +2,7 @@
  * Step 1: validate a request and bring it to one canonical shape; the canonical form also
  * gives the exact-cache key.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { badInput } from './errors.js';
 import { Roles, type ChatMessage, type ChatRequest, type ToolChoice } from './types.js';
 
@@ -109,7 +109,7 @@ export function cacheKeyOf(request: ChatRequest): string {
       null,
     request.toolChoice ?? null,
   ]);
-  return createHash('sha256').update(canonical).digest('base64url');
+  return hash('sha256', canonical, 'base64url');
 }
 
 /** JSON with object keys sorted, so equal schemas give equal text. */

@@ -2,6 +2,7 @@
  * The transport to upstream providers: one keep-alive undici Pool per origin, total and
  * first-byte timeouts, abort when the caller goes away, and SSE framing by eventsource-parser.
  */
+import { EventEmitter } from 'node:events';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { UpstreamError } from '../gateway/errors.js';
@@ -47,6 +48,22 @@ export class Transport {
   }
 }
 
+/**
+ * What undici is given to cancel one call: it takes an EventEmitter with `aborted` and `reason`
+ * as well as an AbortSignal, and an AbortSignal costs several times more to make in Node.
+ */
+class CallCancel extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
 export interface HttpProviderOptions {
   name: string;
   type: ProviderType;
@@ -73,6 +90,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
   const origin = base.origin;
   const basePath = base.pathname.replace(/\/$/, '');
 
+  /** Sends one call, cancelled when `signal` aborts or the call's own timeout passes. */
   async function open(
     spec: HttpRequestSpec,
     key: string | undefined,
@@ -80,13 +98,13 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     stream: boolean,
   ): Promise<OpenResponse> {
     signal.throwIfAborted();
-    const controller = new AbortController();
+    const cancel = new CallCancel();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort();
+      cancel.abort(new DOMException(`the call took over ${timeoutMs} ms`, 'TimeoutError'));
     }, timeoutMs);
-    const onAbort = () => controller.abort(signal.reason);
+    const onAbort = () => cancel.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const done = () => {
       clearTimeout(timer);
@@ -102,7 +120,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
           ...adapter.authHeaders(key),
         },
         body: JSON.stringify(spec.body),
-        signal: controller.signal,
+        signal: cancel,
         headersTimeout: firstByteTimeoutMs,
         bodyTimeout: firstByteTimeoutMs,
       });
@@ -139,14 +157,21 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       const context = { model: call.model, request: call.request };
       const spec = adapter.chatRequest(call.request, { model: call.model, stream: true });
       const response = await open(spec, call.key, call.signal, true);
+      const { body } = response;
+      let finished = false;
       try {
-        yield* adapter.parseChatStream(sseMessages(response.body), context);
+        // Not destroyed when the parser stops reading at the stream's end: see below.
+        const bytes = body.iterator({ destroyOnReturn: false });
+        yield* adapter.parseChatStream(sseMessages(bytes), context);
+        finished = true;
       } catch (error) {
         throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
       } finally {
         response.done();
-        // Stops the upstream when the consumer leaves early: nobody pays for unread tokens.
-        if (!response.body.destroyed) response.body.destroy();
+        // Finished: what follows the last event is read, so the connection goes back to the
+        // pool. Else the consumer left early: stop the upstream, nobody pays for unread tokens.
+        if (finished) readRest(body);
+        else if (!body.destroyed) body.on('error', () => {}).destroy();
       }
     },
 
@@ -166,6 +191,25 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
 
     async close() {},
   };
+}
+
+/** What a server may still send after a stream's last event before it loses its connection. */
+const maxTrailingBytes = 64 * 1024;
+
+/**
+ * Reads what is left of a body whose last event is in hand (the chunked terminator, usually),
+ * so undici keeps the connection: destroying an unfinished body closes its socket.
+ */
+function readRest(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed || body.readableEnded) return;
+  let left = maxTrailingBytes;
+  body
+    .on('error', () => {})
+    .on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) body.destroy();
+    })
+    .resume();
 }
 
 /** Bytes of an SSE body → its messages (comments skipped, CRLF and split writes handled). */

@@ -15,6 +15,7 @@ import type {
   Usage,
 } from '../gateway/types.js';
 import { ErrorCodes, GatewayError } from '../gateway/errors.js';
+import type { ClientSignal } from '../gateway/gateway.js';
 import type { Services } from '../services.js';
 import { conduitHeaders, type ChatCall, type Reply } from './convert.js';
 import { toOpenAIError } from './errors.js';
@@ -94,7 +95,7 @@ export async function completeChat(
   services: Services,
   caller: Caller,
   call: ChatCall,
-  signal: AbortSignal,
+  signal: ClientSignal,
 ): Promise<Reply> {
   const completion = await services.gateway.complete(call.request, caller, signal);
   return {
@@ -113,7 +114,7 @@ export async function streamChat(
   caller: Caller,
   call: ChatCall,
   res: ServerResponse,
-  signal: AbortSignal,
+  signal: ClientSignal,
 ): Promise<void> {
   const chunks = await services.gateway.stream(call.request, caller, signal);
   const iterator = chunks[Symbol.asyncIterator]();

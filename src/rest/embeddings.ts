@@ -6,6 +6,7 @@
  * @see https://platform.openai.com/docs/api-reference/embeddings/object
  */
 import type { Caller, Embeddings } from '../gateway/types.js';
+import type { ClientSignal } from '../gateway/gateway.js';
 import type { Services } from '../services.js';
 import { conduitHeaders, toEmbeddingCall, type Reply } from './convert.js';
 
@@ -13,7 +14,7 @@ export async function createEmbeddings(
   services: Services,
   caller: Caller,
   body: unknown,
-  signal: AbortSignal,
+  signal: ClientSignal,
 ): Promise<Reply> {
   const { request, base64 } = toEmbeddingCall(body);
   const result = await services.gateway.embed(request, caller, signal);

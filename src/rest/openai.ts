@@ -142,11 +142,14 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
-/** Aborted when the client goes away before its answer is written. */
-function clientSignal(res: ServerResponse): AbortSignal {
+/**
+ * The request's controller, aborted when the client goes away before its answer is written; the
+ * gateway aborts it too when the deadline passes.
+ */
+function clientSignal(res: ServerResponse): AbortController {
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort();
   });
-  return controller.signal;
+  return controller;
 }

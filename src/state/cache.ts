@@ -1,6 +1,7 @@
 /**
- * The response cache: Keyv over a bounded lru-cache in one process, or over @keyv/redis on the
- * shared client. Keys are `<model>:<hash>` under a namespace, so one model's entries (or all)
+ * The response cache: a bounded lru-cache in one process (values kept as they are: no
+ * serialization, no Keyv layer, on the request path of every miss), or Keyv over @keyv/redis on
+ * the shared client. Keys are `<model>:<hash>` under a namespace, so one model's entries (or all)
  * can be dropped with a SCAN. A store failure is a miss, reported to `onError`, never thrown.
  */
 import KeyvRedis from '@keyv/redis';
@@ -50,43 +51,57 @@ const modelPrefix = (model: string | undefined): string =>
 
 export function createResponseCache<T>(options: ResponseCacheOptions = {}): ResponseCache<T> {
   const { redis, namespace = 'conduit:cache', maxEntries = 10_000 } = options;
-  const report = (error: unknown): void => options.onError?.(asError(error));
+  return redis ? redisCache<T>(redis, namespace, options) : memoryCache<T>(maxEntries);
+}
 
-  let keyv: Keyv<T>;
-  let invalidateStore: (prefix: string) => Promise<number>;
-  let detach = (): void => {};
-  if (redis) {
-    const before = new Map(clientEvents.map((event) => [event, redis.listeners(event)]));
-    const store = new KeyvRedis<T>(redis, {
-      namespace,
-      keyPrefixSeparator: ':',
-      throwOnErrors: true,
-      throwOnConnectError: true,
-    });
-    keyv = new Keyv<T>({ store, namespace, useKeyPrefix: false, throwOnErrors: true });
-    // KeyvRedis listens on the client it is given; a shared client must not keep those listeners
-    // after this cache is closed (a config reload makes a new cache each time).
-    const added = clientEvents.flatMap((event) =>
-      redis
-        .listeners(event)
-        .filter((listener) => !before.get(event)?.includes(listener))
-        .map((listener) => ({ event, listener: listener as (...args: unknown[]) => void })),
-    );
-    detach = () => {
-      for (const { event, listener } of added) redis.off(event, listener);
-    };
-    invalidateStore = (prefix) => unlinkMatching(redis, `${escapeGlob(`${namespace}:${prefix}`)}*`);
-  } else {
-    const lru = new LRUCache<string, string>({ max: maxEntries });
-    keyv = new Keyv<T>({ store: lruStore(lru), useKeyPrefix: false, throwOnErrors: true });
-    invalidateStore = async (prefix) => {
+/** Entries are the answers themselves, shared with whoever reads them: never mutate one. */
+function memoryCache<T>(maxEntries: number): ResponseCache<T> {
+  const lru = new LRUCache<string, { value: T }>({ max: maxEntries });
+  let closed = false;
+  return {
+    get: (key) => Promise.resolve(closed ? undefined : lru.get(storeKey(key))?.value),
+    set(key, value, ttlMs) {
+      if (!closed) lru.set(storeKey(key), { value }, { ttl: ttlMs });
+      return Promise.resolve();
+    },
+    invalidate(model) {
+      if (closed) return Promise.resolve(0);
+      const prefix = modelPrefix(model);
       let dropped = 0;
       for (const key of [...lru.keys()]) {
         if (key.startsWith(prefix) && lru.delete(key)) dropped++;
       }
-      return dropped;
-    };
-  }
+      return Promise.resolve(dropped);
+    },
+    close() {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+function redisCache<T>(
+  redis: RedisClient,
+  namespace: string,
+  options: ResponseCacheOptions,
+): ResponseCache<T> {
+  const report = (error: unknown): void => options.onError?.(asError(error));
+  const before = new Map(clientEvents.map((event) => [event, redis.listeners(event)]));
+  const store = new KeyvRedis<T>(redis, {
+    namespace,
+    keyPrefixSeparator: ':',
+    throwOnErrors: true,
+    throwOnConnectError: true,
+  });
+  const keyv = new Keyv<T>({ store, namespace, useKeyPrefix: false, throwOnErrors: true });
+  // KeyvRedis listens on the client it is given; a shared client must not keep those listeners
+  // after this cache is closed (a config reload makes a new cache each time).
+  const added = clientEvents.flatMap((event) =>
+    redis
+      .listeners(event)
+      .filter((listener) => !before.get(event)?.includes(listener))
+      .map((listener) => ({ event, listener: listener as (...args: unknown[]) => void })),
+  );
   // Store errors are also emitted as events; the rejections below are what we report.
   keyv.on('error', () => {});
 
@@ -112,7 +127,7 @@ export function createResponseCache<T>(options: ResponseCacheOptions = {}): Resp
     async invalidate(model) {
       if (closed) return 0;
       try {
-        return await invalidateStore(modelPrefix(model));
+        return await unlinkMatching(redis, `${escapeGlob(`${namespace}:${modelPrefix(model)}`)}*`);
       } catch (error) {
         report(error);
         return 0;
@@ -120,17 +135,7 @@ export function createResponseCache<T>(options: ResponseCacheOptions = {}): Resp
     },
     async close() {
       closed = true;
-      detach();
+      for (const { event, listener } of added) redis.off(event, listener);
     },
   };
 }
-
-/** lru-cache as a Keyv store (get/set/delete/clear), honouring each entry's TTL in the LRU too. */
-const lruStore = (lru: LRUCache<string, string>) => ({
-  get: async (key: string) => lru.get(key),
-  set: async (key: string, value: string, ttl?: number) => {
-    lru.set(key, value, ttl ? { ttl } : undefined);
-  },
-  delete: async (key: string) => lru.delete(key),
-  clear: async () => lru.clear(),
-});
