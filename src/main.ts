@@ -33,6 +33,13 @@ async function main(): Promise<void> {
     );
   }
 
+  // Log lines are written in batches: exit once the last ones are out. Should stdout be stuck,
+  // exit after a second anyway; the logger writes what it can synchronously on the way out.
+  const exit = (code: number) => {
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), 1000).unref();
+    log.flush(() => process.exit(code));
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -41,13 +48,11 @@ async function main(): Promise<void> {
     conduit.stop().then(
       () => {
         log.info('stopped');
-        log.flush();
-        process.exit(0);
+        exit(0);
       },
       (error: unknown) => {
         log.error({ err: error }, 'stop failed');
-        log.flush();
-        process.exit(1);
+        exit(1);
       },
     );
   };

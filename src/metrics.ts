@@ -2,9 +2,53 @@
  * prom-client metrics, one registry per Conduit instance (tests run several in one process).
  * Labels are provider, model, status and kinds: never a client key or a provider key.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+} from 'prom-client';
 import type { Outcome } from './gateway/account.js';
 import type { UsageRecord } from './usage/store.js';
+
+/**
+ * A counter counted per request in plain cells, found through one Map per label value, and
+ * written into prom-client when scraped. prom-client's own inc() builds a key from the labels,
+ * validates them and stamps the time on every call: most of what the metrics cost a request.
+ */
+function createCellCounter<L extends string>(
+  config: CounterConfiguration<L> & { labelNames: readonly L[] },
+): (...values: string[]) => { value: number } {
+  const cells: { labels: Partial<Record<L, string>>; value: number }[] = [];
+  const root = new Map<string, unknown>();
+  const depth = config.labelNames.length;
+  new Counter({
+    ...config,
+    collect() {
+      this.reset();
+      for (const cell of cells) this.inc(cell.labels, cell.value);
+    },
+  });
+  return (...values) => {
+    let map = root;
+    for (let i = 0; i < depth - 1; i++) {
+      let next = map.get(values[i]!) as Map<string, unknown> | undefined;
+      if (!next) map.set(values[i]!, (next = new Map()));
+      map = next;
+    }
+    let cell = map.get(values[depth - 1]!) as (typeof cells)[number] | undefined;
+    if (!cell) {
+      const labels: Partial<Record<L, string>> = {};
+      for (const [i, name] of config.labelNames.entries()) labels[name] = values[i];
+      cell = { labels, value: 0 };
+      cells.push(cell);
+      map.set(values[depth - 1]!, cell);
+    }
+    return cell;
+  };
+}
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -26,7 +70,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
 
-  const requests = new Counter({
+  const requests = createCellCounter({
     name: 'conduit_requests_total',
     help: 'Requests by provider, model and status (ok or an error code)',
     labelNames: ['provider', 'model', 'status'] as const,
@@ -52,19 +96,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers,
   });
-  const tokens = new Counter({
+  const tokens = createCellCounter({
     name: 'conduit_tokens_total',
     help: 'Tokens the providers served, by provider and kind (prompt, completion, cached); cache hits excluded',
     labelNames: ['provider', 'kind'] as const,
     registers,
   });
-  const cost = new Counter({
+  const cost = createCellCounter({
     name: 'conduit_cost_usd_total',
     help: 'Cost in USD by provider',
     labelNames: ['provider'] as const,
     registers,
   });
-  const cache = new Counter({
+  const cache = createCellCounter({
     name: 'conduit_cache_requests_total',
     help: 'Exact-cache lookups by result (hit, miss)',
     labelNames: ['result'] as const,
@@ -131,20 +175,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     observe(record, outcome) {
       const provider = record.provider ?? 'none';
-      requests.inc({ provider, model: record.model ?? 'none', status: record.errorCode ?? 'ok' });
+      requests(provider, record.model ?? 'none', record.errorCode ?? 'ok').value += 1;
       latency.observe({ provider, stream: String(record.stream) }, record.latencyMs / 1000);
       if (record.ttftMs !== null) ttft.observe({ provider }, record.ttftMs / 1000);
-      if (record.promptTokens && !record.cacheHit)
-        tokens.inc({ provider, kind: 'prompt' }, record.promptTokens);
-      if (record.completionTokens && !record.cacheHit)
-        tokens.inc({ provider, kind: 'completion' }, record.completionTokens);
-      if (record.cachedTokens && !record.cacheHit)
-        tokens.inc({ provider, kind: 'cached' }, record.cachedTokens);
-      if (record.costUsd) cost.inc({ provider }, record.costUsd);
+      if (!record.cacheHit) {
+        if (record.promptTokens) tokens(provider, 'prompt').value += record.promptTokens;
+        if (record.completionTokens)
+          tokens(provider, 'completion').value += record.completionTokens;
+        if (record.cachedTokens) tokens(provider, 'cached').value += record.cachedTokens;
+      }
+      if (record.costUsd) cost(provider).value += record.costUsd;
       if (record.errorCode === 'RATE_LIMITED' || record.errorCode === 'BUDGET_EXCEEDED')
         refused.inc({ code: record.errorCode });
       if (outcome.request && outcome.request.cache !== 'BYPASS' && !record.errorCode) {
-        cache.inc({ result: record.cacheHit ? 'hit' : 'miss' });
+        cache(record.cacheHit ? 'hit' : 'miss').value += 1;
       }
       let upstreamMs = 0;
       for (const attempt of outcome.attempts) {

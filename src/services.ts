@@ -14,7 +14,7 @@ import { createGateway, type CachedAnswer, type Gateway } from './gateway/gatewa
 import { createKeyPools, type KeyPools } from './gateway/keys.js';
 import { LatencyTracker, createRouter, type Router } from './gateway/route.js';
 import type { Caller, Target } from './gateway/types.js';
-import type { Logger } from './log.js';
+import { createRequestLog, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { Transport } from './providers/http.js';
 import { createProvider } from './providers/index.js';
@@ -198,13 +198,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     logBodies: config.logging.bodies,
     listeners: [
       (record, outcome) => metrics.observe(record, outcome),
-      config.logging.bodies
-        ? (record) => log.info({ ...record, time: undefined }, 'request')
-        : (record) =>
-            log.info(
-              { ...record, time: undefined, prompt: undefined, response: undefined },
-              'request',
-            ),
+      createRequestLog(log, config.logging.bodies),
     ],
   });
   const gateway = createGateway({

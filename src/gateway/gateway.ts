@@ -62,8 +62,6 @@ export interface Gateway {
   embed(request: EmbeddingRequest, caller: Caller, signal?: ClientSignal): Promise<Embeddings>;
 }
 
-const neverAborted = new AbortController().signal;
-
 /** Everything known about one request before its upstream call. */
 interface Prepared {
   requestId: string;
@@ -79,14 +77,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const { config, router, admitter, cache, accountant } = deps;
   const ttlMs = config.cache.ttlSeconds * 1000;
 
+  /** One request's Outcome: `fields` over the defaults of a request that reached no provider. */
   function outcome(
-    p: { requestId: string; caller: Caller; alias: string; request?: ChatRequest | undefined },
+    p: { requestId: string; caller: Caller; request?: ChatRequest | undefined },
+    alias: string,
     stream: boolean,
+    fields: Partial<Outcome>,
   ): Outcome {
     return {
       requestId: p.requestId,
       caller: p.request?.user ? { ...p.caller, user: p.request.user } : p.caller,
-      alias: p.alias,
+      alias,
       request: p.request,
       stream,
       provider: null,
@@ -101,6 +102,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       latencyMs: 0,
       ttftMs: null,
       attempts: [],
+      ...fields,
     };
   }
 
@@ -141,18 +143,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
       target.model,
       response.model,
     );
-    accountant.record({
-      ...outcome({ ...p, alias: p.route.alias }, stream),
-      provider: target.provider,
-      model: response.model,
-      usage: response.usage,
-      costUsd,
-      priced,
-      content: response.content,
-      latencyMs,
-      ttftMs,
-      attempts,
-    });
+    accountant.record(
+      outcome(p, p.route.alias, stream, {
+        provider: target.provider,
+        model: response.model,
+        usage: response.usage,
+        costUsd,
+        priced,
+        content: response.content,
+        latencyMs,
+        ttftMs,
+        attempts,
+      }),
+    );
     void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
     if (p.cacheKey)
       void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
@@ -161,17 +164,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   function recordHit(p: Prepared, hit: CachedAnswer, stream: boolean): number {
     const latencyMs = performance.now() - p.started;
-    accountant.record({
-      ...outcome({ ...p, alias: p.route.alias }, stream),
-      provider: hit.provider,
-      model: hit.response.model,
-      usage: hit.response.usage,
-      savedUsd: hit.costUsd,
-      cacheHit: true,
-      content: hit.response.content,
-      latencyMs,
-      ttftMs: stream ? latencyMs : null,
-    });
+    accountant.record(
+      outcome(p, p.route.alias, stream, {
+        provider: hit.provider,
+        model: hit.response.model,
+        usage: hit.response.usage,
+        savedUsd: hit.costUsd,
+        cacheHit: true,
+        content: hit.response.content,
+        latencyMs,
+        ttftMs: stream ? latencyMs : null,
+      }),
+    );
     void p.admission.settle({ tokens: 0, costUsd: 0 });
     return latencyMs;
   }
@@ -183,12 +187,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     attempts: Attempt[],
     stream: boolean,
   ) {
-    accountant.record({
-      ...outcome(p, stream),
-      error,
-      latencyMs: performance.now() - started,
-      attempts,
-    });
+    accountant.record(
+      outcome(p, p.alias, stream, { error, latencyMs: performance.now() - started, attempts }),
+    );
   }
 
   /** What `serve` hands a chat request's own steps. */
@@ -241,7 +242,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   return {
-    complete: (input, caller, signal = neverAborted) =>
+    complete: (input, caller, signal = new AbortController()) =>
       serve(input, caller, signal, false, async ({ p, hit, attempts, call }) => {
         if (hit) {
           const latencyMs = recordHit(p, hit, false);
@@ -272,7 +273,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         };
       }),
 
-    stream: (input, caller, signal = neverAborted) =>
+    stream: (input, caller, signal = new AbortController()) =>
       serve(input, caller, signal, true, async ({ p, hit, attempts, deadline, call, handOff }) => {
         if (hit) {
           recordHit(p, hit, true);
@@ -305,7 +306,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             const { provider, model } = target;
             const { costUsd, priced } = accountant.cost(usage, provider, model, model);
             accountant.record({
-              ...outcome({ ...p, alias: p.route.alias }, true),
+              ...outcome(p, p.route.alias, true, {}),
               provider,
               model,
               usage,
@@ -323,7 +324,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return leavable(chunks, deadline.abort);
       }),
 
-    async embed(input, caller, signal = neverAborted) {
+    async embed(input, caller, signal = new AbortController()) {
       const started = performance.now();
       const requestId = randomUUID();
       const attempts: Attempt[] = [];
@@ -361,7 +362,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           result.model,
         );
         accountant.record({
-          ...outcome({ requestId, caller: who, alias: route.alias }, false),
+          ...outcome({ requestId, caller: who }, route.alias, false, {}),
           provider: target.provider,
           model: result.model,
           usage: result.usage,

@@ -100,7 +100,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** What `request` the context sees: the headers and a signal aborted when the client leaves. */
+/**
+ * What `request` the context sees: the headers, and a signal aborted when the client leaves,
+ * with its controller, which the gateway then uses as the request's own (one, not two).
+ */
 function requestOf(req: IncomingMessage, res: ServerResponse): Request {
   const controller = new AbortController();
   res.once('close', () => {
@@ -113,7 +116,13 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
     },
     has: (name: string) => req.headers[name.toLowerCase()] !== undefined,
   };
-  return { method: 'POST', url: req.url, headers, signal: controller.signal } as unknown as Request;
+  return {
+    method: 'POST',
+    url: req.url,
+    headers,
+    signal: controller.signal,
+    controller,
+  } as unknown as Request;
 }
 
 /** Yoga's default CORS answer to a request with an Origin (any origin, with credentials). */

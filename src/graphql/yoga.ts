@@ -14,8 +14,6 @@ export interface ServerContext {
   caller?: Caller;
 }
 
-const neverAborted = new AbortController().signal;
-
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
 
 const exampleOperation = `# Try an answer from the offline echo provider:
@@ -67,9 +65,11 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
       const current = services();
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
-        if (caller) return createContext(caller, current, neverAborted);
+        if (caller) return createContext(caller, current, new AbortController());
         const who = current.auth.authenticate(request.headers.get('authorization'));
-        return createContext(who, current, request.signal);
+        // The fast path's request carries its own controller (see fast-path.ts requestOf).
+        const own = (request as { controller?: AbortController }).controller;
+        return createContext(who, current, own ?? request.signal);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
       }

@@ -54,14 +54,26 @@ export function createResponseCache<T>(options: ResponseCacheOptions = {}): Resp
   return redis ? redisCache<T>(redis, namespace, options) : memoryCache<T>(maxEntries);
 }
 
-/** Entries are the answers themselves, shared with whoever reads them: never mutate one. */
+/**
+ * Entries are the answers themselves, shared with whoever reads them: never mutate one. Each
+ * expires by the wall clock (as Keyv's entries do), the least recently used go first when full.
+ */
 function memoryCache<T>(maxEntries: number): ResponseCache<T> {
-  const lru = new LRUCache<string, { value: T }>({ max: maxEntries });
+  const lru = new LRUCache<string, { value: T; expires: number }>({ max: maxEntries });
   let closed = false;
   return {
-    get: (key) => Promise.resolve(closed ? undefined : lru.get(storeKey(key))?.value),
+    get(key) {
+      if (closed) return Promise.resolve(undefined);
+      const id = storeKey(key);
+      const entry = lru.get(id);
+      if (entry && entry.expires <= Date.now()) {
+        lru.delete(id);
+        return Promise.resolve(undefined);
+      }
+      return Promise.resolve(entry?.value);
+    },
     set(key, value, ttlMs) {
-      if (!closed) lru.set(storeKey(key), { value }, { ttl: ttlMs });
+      if (!closed) lru.set(storeKey(key), { value, expires: Date.now() + ttlMs });
       return Promise.resolve();
     },
     invalidate(model) {

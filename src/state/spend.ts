@@ -55,8 +55,21 @@ const day = 86_400_000;
 const nanos = (usd: number): number => Math.round(usd * 1e9);
 const usdOf = (n: number): number => Math.max(0, n) / 1e9;
 
+/** The period now, kept until it ends (every admission of a budgeted client asks for it). */
+const current = new Map<BudgetPeriod, SpendPeriod & { startsAt: number }>();
+
 /** The UTC period `now` falls in. */
-export function periodOf(period: BudgetPeriod, now: Date = new Date()): SpendPeriod {
+export function periodOf(period: BudgetPeriod, now?: Date): SpendPeriod {
+  if (now) return computePeriod(period, now);
+  const ms = Date.now();
+  const known = current.get(period);
+  if (known && ms >= known.startsAt && ms < known.endsAt) return known;
+  const computed = { ...computePeriod(period, new Date(ms)), startsAt: ms };
+  current.set(period, computed);
+  return computed;
+}
+
+function computePeriod(period: BudgetPeriod, now: Date): SpendPeriod {
   const y = now.getUTCFullYear();
   const m = now.getUTCMonth();
   const d = now.getUTCDate();
