@@ -1,14 +1,16 @@
 /**
  * Step 2: admission. Rate limits (global, per client, per end user: requests and tokens over
- * several windows) and the client's budget. A token limit reserves an estimate (prompt tokens
- * counted, plus maxTokens or a default) and settles with the real usage; a budget reserves the
+ * several windows) and the client's budget. A token limit reserves an estimate (the prompt's
+ * tokens, plus maxTokens or a default) and settles with the real usage; a budget reserves the
  * estimated cost and settles with the real cost, so concurrent requests cannot overspend.
+ * Because every reservation is settled, the prompt is estimated from its characters
+ * (`estimatePromptTokens`, leaning high), not run through the tokenizer on every request.
  */
 import type { ClientInfo } from '../auth.js';
 import type { Config, RateLimit } from '../config/schema.js';
 import type { Limiter, Reservation } from '../state/limits.js';
 import { periodOf, type SpendCounters, type SpendPeriod } from '../state/spend.js';
-import { countPromptTokens } from '../usage/tokens.js';
+import { estimatePromptTokens } from '../usage/tokens.js';
 import { ErrorCodes, GatewayError } from './errors.js';
 import type { Caller, ChatRequest, Target } from './types.js';
 
@@ -140,7 +142,7 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
       if (!global && !perUser && !perClient.has(caller.clientId) && !budgeted) return noop;
       const budget = deps.clients(caller.clientId)?.budget;
       const promptTokens =
-        countsTokens || budget ? countPromptTokens(request.messages, request.tools) : 0;
+        countsTokens || budget ? estimatePromptTokens(request.messages, request.tools) : 0;
       const held = await limit(request, caller, promptTokens);
 
       let period: SpendPeriod | undefined;

@@ -4,7 +4,7 @@
  * an estimate while the request runs and settles with the real usage.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countPromptTokens } from '../../src/usage/tokens.js';
+import { estimatePromptTokens } from '../../src/usage/tokens.js';
 import { openaiCompletion, resolveReply } from '../fakes/openai.js';
 import { gql, startConduit, type TestConduit } from '../helpers/conduit.js';
 import { createFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
@@ -181,7 +181,7 @@ describe('request limits', () => {
 
 describe('token limits', () => {
   const content = 'count my tokens';
-  const prompt = countPromptTokens([{ role: 'user', content }]);
+  const prompt = estimatePromptTokens([{ role: 'user', content }]);
   // The same prompt each time, past the cache.
   const asked = { maxTokens: 40, cache: 'BYPASS', messages: [{ role: 'USER', content }] };
   const estimate = prompt + asked.maxTokens;

@@ -1,0 +1,150 @@
+/**
+ * Token counts: the cheap estimate admission reserves (no tokenizer, leaning high), and the
+ * o200k tokenizer kept for usage a provider did not report, loaded on first use only.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage, ToolSpec } from '../../src/gateway/types.js';
+import {
+  countPromptTokens,
+  countTokens,
+  estimatePromptTokens,
+  estimateTokens,
+} from '../../src/usage/tokens.js';
+import { onDispose } from '../helpers/dispose.js';
+
+const prose =
+  'The gateway sends each request to the first healthy provider, retries what can be retried, ' +
+  'and records what every call cost, so a team can see where its money goes. ';
+const code = `export function add(a: number, b: number): number {\n  return a + b;\n}\n`;
+const json = JSON.stringify({
+  type: 'object',
+  properties: {
+    city: { type: 'string', description: 'The city, e.g. Paris' },
+    days: { type: 'integer', minimum: 1, maximum: 14 },
+  },
+  required: ['city'],
+});
+const chinese = '人工智能网关把请求转发给不同的模型提供商，并统一计算用量和费用。';
+
+describe('estimateTokens', () => {
+  it('counts a token per 4 letters or spaces, rounded up', () => {
+    expect(estimateTokens('')).toBe(0);
+    expect(estimateTokens('abcd')).toBe(1);
+    expect(estimateTokens('abcde')).toBe(2);
+    expect(estimateTokens('hello world\n')).toBe(3);
+  });
+
+  it('counts digits and punctuation a token per 2', () => {
+    expect(estimateTokens('{"a":12}')).toBe(4); // 7 symbols, 1 letter
+    expect(estimateTokens('1234')).toBe(2);
+  });
+
+  it('counts a token per non-ASCII character', () => {
+    expect(estimateTokens('人工智能')).toBe(4);
+    expect(estimateTokens('café')).toBe(2); // 3 letters, rounded up, and é
+  });
+
+  it('leans high against the tokenizer for prose, code, JSON and CJK', () => {
+    for (const text of [prose.repeat(5), code.repeat(5), json, chinese.repeat(5)]) {
+      expect(estimateTokens(text)).toBeGreaterThanOrEqual(countTokens(text));
+      expect(estimateTokens(text)).toBeLessThanOrEqual(2 * countTokens(text));
+    }
+  });
+});
+
+describe('estimatePromptTokens', () => {
+  const messages: ChatMessage[] = [
+    { role: 'system', content: prose },
+    { role: 'user', content: chinese },
+    {
+      role: 'assistant',
+      content: null,
+      toolCalls: [{ id: 'c1', name: 'weather', arguments: '{"city":"Paris"}' }],
+    },
+    { role: 'tool', content: '{"sky":"clear"}', toolCallId: 'c1' },
+  ];
+  const tools: ToolSpec[] = [
+    { name: 'weather', description: 'The weather in a city', parameters: JSON.parse(json) },
+    { name: 'time' },
+  ];
+
+  it('adds the chat framing to each message, tool call and tool, counted alike', () => {
+    const framing = 3 + 3 * messages.length;
+    expect(estimatePromptTokens(messages)).toBe(
+      framing +
+        estimateTokens(prose) +
+        estimateTokens(chinese) +
+        estimateTokens('weather') +
+        estimateTokens('{"city":"Paris"}') +
+        estimateTokens('{"sky":"clear"}'),
+    );
+    expect(estimatePromptTokens(messages, tools) - estimatePromptTokens(messages)).toBe(
+      estimateTokens('weather') +
+        estimateTokens('The weather in a city') +
+        estimateTokens(json) +
+        estimateTokens('time'),
+    );
+  });
+
+  it('reserves no less than the tokenizer counts', () => {
+    expect(estimatePromptTokens(messages, tools)).toBeGreaterThanOrEqual(
+      countPromptTokens(messages, tools),
+    );
+  });
+});
+
+/**
+ * In a fresh process: loading the whole server imports no tokenizer (an ESM import of
+ * gpt-tokenizer throws there), estimating loads none, and estimateUsage loads it.
+ */
+const lazyScript = `
+import { createRequire, register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(
+  'export async function resolve(specifier, context, next) {' +
+  "  if (specifier.startsWith('gpt-tokenizer') && context.conditions.includes('import'))" +
+  "    throw new Error('gpt-tokenizer imported at load');" +
+  '  return next(specifier, context);' +
+  '}'));
+const loaded = () =>
+  Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('gpt-tokenizer'));
+await import('./src/server.ts');
+const tokens = await import('./src/usage/tokens.ts');
+const atStart = loaded();
+const estimate = tokens.estimatePromptTokens([{ role: 'user', content: 'hello there' }]);
+const afterEstimate = loaded();
+const usage = tokens.estimateUsage([{ role: 'user', content: 'hello there' }], 'hi');
+console.log(JSON.stringify({ atStart, estimate, afterEstimate, usage, afterUsage: loaded() }));
+`;
+
+describe('the tokenizer', () => {
+  it('is not loaded until usage must be counted', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', lazyScript],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    onDispose(() => child.exitCode === null && child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({
+      atStart: false,
+      estimate: 9, // 3 + 3 + ceil(11 / 4)
+      afterEstimate: false,
+      // 3 + 3 + "hello there" (2 tokens); "hi" (1 token)
+      usage: {
+        promptTokens: 8,
+        completionTokens: 1,
+        totalTokens: 9,
+        cachedPromptTokens: 0,
+        estimated: true,
+      },
+      afterUsage: true,
+    });
+  });
+});
