@@ -2,13 +2,13 @@
  * The pipeline, and nothing else: validate → admit → cache → route → call → account → store.
  * Edges call `complete`, `stream` or `embed`; they never see a provider's wire format.
  */
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { ResponseCache } from '../state/cache.js';
 import { estimateUsage } from '../usage/tokens.js';
 import type { Accountant, Outcome } from './account.js';
 import type { Admission, Admitter } from './admit.js';
 import { callTargets, type CallContext, type CallDeps } from './call.js';
+import { newRequestId } from './ids.js';
 import { startDeadline, type Deadline } from './deadline.js';
 import { badInput } from './errors.js';
 import { cacheKeyOf, normalizeRequest } from './normalize.js';
@@ -216,7 +216,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     steps: (turn: Turn) => Promise<T>,
   ): Promise<T> {
     const started = performance.now();
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     const attempts: Attempt[] = [];
     const deadline = startDeadline(signal, config.retry.deadlineMs);
     let prepared: Prepared | undefined;
@@ -326,7 +326,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     async embed(input, caller, signal = new AbortController()) {
       const started = performance.now();
-      const requestId = randomUUID();
+      const requestId = newRequestId();
       const attempts: Attempt[] = [];
       const who = input.user ? { ...caller, user: input.user } : caller;
       const deadline = startDeadline(signal, config.retry.deadlineMs);

@@ -7,9 +7,9 @@
  *
  * @see https://platform.openai.com/docs/api-reference
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badInput } from '../gateway/errors.js';
+import { newRequestId } from '../gateway/ids.js';
 import type { Services } from '../services.js';
 import { completeChat, streamChat } from './chat.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
@@ -48,9 +48,9 @@ export async function handleOpenAI(
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (method !== 'GET') return send(res, notAllowed(method, path, 'GET'));
-      if (path === '/v1/models') return send(res, listModels(services, caller, randomUUID()));
+      if (path === '/v1/models') return send(res, listModels(services, caller, newRequestId()));
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
-      return send(res, retrieveModel(services, caller, id, randomUUID()));
+      return send(res, retrieveModel(services, caller, id, newRequestId()));
     }
     return send(res, withConduitHeaders(openAIError(404, `Unknown route ${method} ${path}`)));
   } catch (error) {
@@ -74,7 +74,7 @@ function send(res: ServerResponse, reply: Reply): void {
 function withConduitHeaders(reply: Reply, error?: unknown): Reply {
   return {
     ...reply,
-    headers: { ...conduitHeaders(lastProvider(error), false, randomUUID()), ...reply.headers },
+    headers: { ...conduitHeaders(lastProvider(error), false, newRequestId()), ...reply.headers },
   };
 }
 

@@ -48,7 +48,7 @@ class Fifo<T> {
 }
 
 export interface WriterOptions<T> {
-  /** One multi-row insert. Resolves to how many rows the database refused (dropped, not retried). */
+  /** Writes one batch. Resolves to how many rows the database refused (dropped, not retried). */
   write: (batch: T[]) => Promise<number>;
   batchSize: number;
   flushIntervalMs: number;
@@ -91,7 +91,8 @@ export function createWriter<T>(options: WriterOptions<T>): Writer<T> {
   };
 
   const drop = (count: number): void => {
-    const taken = queue.take(Math.max(0, count)).length;
+    if (count <= 0) return;
+    const taken = queue.take(count).length;
     if (taken > 0) notifyDrop(taken);
   };
 
@@ -135,7 +136,10 @@ export function createWriter<T>(options: WriterOptions<T>): Writer<T> {
     if (queue.length === 0) return Promise.resolve();
     inflight = queue.take(options.batchSize);
     const batch = inflight.map((entry) => entry.item);
-    writing = options.write(batch).then(
+    // After the caller's synchronous code, not inside it: the push that fills a batch returns
+    // before the batch is written, even when the write is synchronous (better-sqlite3).
+    const wrote = Promise.resolve(batch).then(options.write);
+    writing = wrote.then(
       (refused) => {
         written += inflight.length - refused;
         if (refused > 0) notifyDrop(refused);

@@ -6,6 +6,7 @@ import type { LogEvent } from 'kysely';
 import { MAX_BATCH, openDatabase, toRow } from './store-db.js';
 import type { UsageRow } from './store-db.js';
 import { queryUsage, spentSince } from './store-query.js';
+import { createInsert } from './store-insert.js';
 import { createWriter } from './store-writer.js';
 
 export interface UsageRecord {
@@ -121,7 +122,11 @@ export interface UsageStoreOptions {
   onDrop?: (dropped: number) => void;
   /** Called on every failed write (and for dead idle Postgres connections). */
   onError?: (error: unknown) => void;
-  /** Kysely's query log: every statement, with its duration. */
+  /**
+   * Kysely's query log: every statement, with its duration. On SQLite a batch of records is one
+   * transaction running a single-row insert per record, logged as one event: that statement
+   * with every record's parameters in order.
+   */
   log?: (event: LogEvent) => void;
 }
 
@@ -143,39 +148,8 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     ...(options.log ? { log: options.log } : {}),
   });
 
-  // A retried batch may already be in (the answer lost, not the commit): the request id is the
-  // key, so inserting a row twice is a no-op.
-  const insert = async (rows: UsageRow[]): Promise<void> => {
-    await opened.db
-      .insertInto('usage_records')
-      .values(rows)
-      .onConflict((conflict) => conflict.column('request_id').doNothing())
-      .execute();
-  };
-
   const writer = createWriter<UsageRow>({
-    async write(rows) {
-      try {
-        await insert(rows);
-        return 0;
-      } catch (error) {
-        // The database is down or busy: the writer retries the batch later. A row it refuses
-        // must not block every record behind it forever: write the batch row by row, and drop
-        // (count) only the rows refused for what they hold.
-        if (!isDataError(error)) throw error;
-        let refused = 0;
-        for (const row of rows) {
-          try {
-            await insert([row]);
-          } catch (rowError) {
-            if (!isDataError(rowError)) throw rowError;
-            refused += 1;
-            onError(rowError);
-          }
-        }
-        return refused;
-      }
-    },
+    write: createInsert(opened, { onError, ...(options.log ? { log: options.log } : {}) }),
     batchSize,
     flushIntervalMs: options.flushIntervalMs ?? 250,
     maxQueue,
@@ -218,22 +192,4 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
       return closing;
     },
   };
-}
-
-/**
- * An error about the data sent, not the database's state: retrying it can never succeed.
- * @see https://www.postgresql.org/docs/current/errcodes-appendix.html (classes 22 and 23)
- * @see https://www.sqlite.org/rescode.html (SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_TOOBIG)
- */
-export function isDataError(error: unknown): boolean {
-  // better-sqlite3 refuses a value it cannot bind (an object, a boolean) with a TypeError.
-  if (error instanceof TypeError && /bind/i.test(error.message)) return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return (
-    /^2[23][0-9A-Z]{3}$/.test(code) ||
-    code.startsWith('SQLITE_CONSTRAINT') ||
-    code === 'SQLITE_MISMATCH' ||
-    code === 'SQLITE_TOOBIG'
-  );
 }
