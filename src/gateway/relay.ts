@@ -64,7 +64,18 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
       usage,
     });
     finished = true;
-    yield { ...chunk(''), model, done: true, finishReason, toolCalls, usage, costUsd };
+    yield {
+      id,
+      delta: '',
+      provider: target.provider,
+      model,
+      cached: false,
+      done: true,
+      finishReason,
+      toolCalls,
+      usage,
+      costUsd,
+    };
   } catch (error) {
     failure = UpstreamError.isInstance(error)
       ? new GatewayError(
@@ -87,11 +98,22 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
 
 /** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
 export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
-  const base = { id, provider: hit.provider, model: hit.response.model, cached: true, done: false };
-  for (const word of hit.response.content?.match(/\s*\S+(\s+$)?/g) ?? [])
-    yield { ...base, delta: word };
-  const { finishReason, toolCalls, usage } = hit.response;
-  yield { ...base, delta: '', done: true, finishReason, toolCalls, usage, costUsd: 0 };
+  const { provider } = hit;
+  const { model, finishReason, toolCalls, usage } = hit.response;
+  for (const delta of hit.response.content?.match(/\s*\S+(\s+$)?/g) ?? [])
+    yield { id, delta, provider, model, cached: true, done: false };
+  yield {
+    id,
+    delta: '',
+    provider,
+    model,
+    cached: true,
+    done: true,
+    finishReason,
+    toolCalls,
+    usage,
+    costUsd: 0,
+  };
 }
 
 /**

@@ -173,10 +173,10 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
   ): void {
     const { body, init } = processRegularResult(result, capture, type) as unknown as Captured;
     const text = body ?? '';
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = corsHeaders(req);
     for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
     headers['content-length'] = String(Buffer.byteLength(text));
-    res.writeHead(init.status, { ...headers, ...corsHeaders(req) });
+    res.writeHead(init.status, headers);
     res.end(text);
   }
 

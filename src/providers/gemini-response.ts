@@ -144,9 +144,9 @@ const asResponse = (json: unknown): GeminiResponse =>
 export function parseChatResponse(json: unknown, context: StreamContext): ChatResponse {
   const answer = new Answer();
   answer.add(asResponse(json));
-  const rest = answer.finish(context);
-  const content = answer.text === '' && rest.toolCalls.length > 0 ? null : answer.text;
-  return { ...rest, content };
+  const { model, toolCalls, finishReason, usage } = answer.finish(context);
+  const content = answer.text === '' && toolCalls.length > 0 ? null : answer.text;
+  return { model, content, toolCalls, finishReason, usage };
 }
 
 export async function* parseChatStream(

@@ -76,8 +76,9 @@ export function parseOpenAIChatResponse(
   context: StreamContext,
   dialect: OpenAIDialect,
 ): ChatResponse {
-  const raw = JSON.stringify(json) ?? '';
-  if (isOpenAIErrorPayload(json)) throw inBandOpenAIError(json, dialect.label, raw);
+  // The body as text only for an error that quotes it: not on every answer.
+  const raw = () => JSON.stringify(json) ?? '';
+  if (isOpenAIErrorPayload(json)) throw inBandOpenAIError(json, dialect.label, raw());
   const body = (isRecord(json) ? json : {}) as WireCompletion;
   const choice =
     body.choices?.find((c) => (c.index ?? 0) === 0) ??
@@ -86,10 +87,10 @@ export function parseOpenAIChatResponse(
     throw new UpstreamError({
       kind: 'server',
       message: `${dialect.label} answered without a choice`,
-      body: raw,
+      body: raw(),
     });
   }
-  if (choice.finish_reason === 'error') throw failedGeneration(dialect.label, raw);
+  if (choice.finish_reason === 'error') throw failedGeneration(dialect.label, raw());
   const message = choice.message ?? {};
   const toolCalls = (message.tool_calls ?? []).map((call, i): ToolCall => ({
     id: call.id || `call_${i}`,

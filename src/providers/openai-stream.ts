@@ -98,7 +98,11 @@ class ToolCallAssembler {
   }
 
   done(): ToolCall[] {
-    return this.#calls.map((call, i) => ({ ...call, id: call.id || `call_${i}` }));
+    return this.#calls.map((call, i) => ({
+      id: call.id || `call_${i}`,
+      name: call.name,
+      arguments: call.arguments,
+    }));
   }
 
   #slot(fragment: WireToolCall): ToolCall {
