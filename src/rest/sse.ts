@@ -70,6 +70,27 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
   });
   res.write(':\n\n');
 
+  // Events sent in one turn of the event loop (an upstream read carries many) go out in one
+  // res.write at the end of it: a write per event costs more than the event's own bytes.
+  let pending = '';
+  let scheduled = false;
+  let full = false;
+  const flush = () => {
+    scheduled = false;
+    if (closed || pending === '') return;
+    const text = pending;
+    pending = '';
+    full = !res.write(text);
+  };
+  const queue = (text: string): boolean => {
+    pending += text;
+    if (!scheduled) {
+      scheduled = true;
+      process.nextTick(flush);
+    }
+    return !full;
+  };
+
   const pingMs = options.pingMs ?? 15_000;
   const timer = pingMs > 0 ? setInterval(() => stream.comment('ping'), pingMs) : undefined;
   timer?.unref();
@@ -78,6 +99,7 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     if (timer) clearInterval(timer);
     if (closed) return;
     closed = true;
+    pending = '';
     options.onClose?.();
   };
   res.once('close', onClose);
@@ -88,18 +110,23 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     },
     send(event) {
       if (closed) return false;
-      return res.write(formatSseEvent(event));
+      return queue(formatSseEvent(event));
     },
     comment(text = '') {
       if (closed) return;
-      res.write(`: ${field('comment', text)}\n\n`);
+      queue(`: ${field('comment', text)}\n\n`);
     },
     drained() {
-      if (closed || !res.writableNeedDrain) return Promise.resolve();
+      flush();
+      if (closed || !res.writableNeedDrain) {
+        full = false;
+        return Promise.resolve();
+      }
       return new Promise((resolve) => {
         const done = () => {
           res.off('drain', done);
           res.off('close', done);
+          full = false;
           resolve();
         };
         res.once('drain', done);
@@ -109,6 +136,7 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     end() {
       if (timer) clearInterval(timer);
       if (closed) return;
+      flush();
       closed = true;
       res.off('close', onClose);
       res.end();
