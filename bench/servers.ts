@@ -88,6 +88,7 @@ export async function startConduit(
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...nodeArgs,
       join(process.env.BENCH_DIST ?? join(root, 'dist'), 'main.js'),
       '--config',
