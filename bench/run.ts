@@ -10,6 +10,11 @@
  *   BENCH_SECONDS=6 BENCH_WARMUP=2   length of each measured run and of its warm-up
  *   BENCH_ONLY=plain,stream,latency,hold   sections to run (all by default)
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
+ *   BENCH_DIST=DIR                    run Conduit from another build (an A/B against an older commit)
+ *   BENCH_NODE_ARGS="--flag …"        extra node flags for Conduit
+ *
+ * Also: bench/profile.ts (one target, Conduit's CPU µs per request from /proc, optionally under
+ * --cpu-prof) and bench/pipeline.ts (the gateway's own CPU per call, in process, no HTTP).
  */
 import { cpus, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
