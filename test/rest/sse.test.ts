@@ -80,4 +80,25 @@ describe('openSse', () => {
     sse.end();
     expect(closes).toBe(1);
   });
+
+  it('sends the events of one turn of the event loop in one write, in order, before end()', async () => {
+    const { opened, response } = await serve({ pingMs: 0 });
+    const { sse, res } = await opened;
+    const writes: string[] = [];
+    const write = res.write.bind(res) as (chunk: string) => boolean;
+    res.write = ((chunk: string) => {
+      writes.push(chunk);
+      return write(chunk);
+    }) as typeof res.write;
+    sse.send('one');
+    sse.send({ event: 'delta', data: 'two' });
+    sse.send('three');
+    const body = readUntil(response, 'data: three\n\n');
+    expect(await body).toContain('data: one\n\nevent: delta\ndata: two\n\ndata: three\n\n');
+    expect(writes).toEqual(['data: one\n\nevent: delta\ndata: two\n\ndata: three\n\n']);
+    sse.send('last');
+    sse.end(); // what is still gathered goes out before the end
+    expect(writes.at(-1)).toBe('data: last\n\n');
+    expect(res.writableEnded).toBe(true);
+  });
 });
