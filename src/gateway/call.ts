@@ -120,6 +120,13 @@ export class Breakers {
 const retryPolicies = new WeakMap<Config['retry'], RetryPolicy>();
 
 /**
+ * Added to a delay the upstream asked for. A timer counts from the event loop's clock, cached at
+ * the start of the loop's turn, while the key's rest counts from Date.now(): without slack the
+ * retry can come a few ms before the key it needs is back.
+ */
+const clockSlackMs = 20;
+
+/**
  * Exponential backoff with full jitter, or the upstream's own delay when it asks for longer.
  * One policy per retry config: cockatiel stops retrying once the call's signal is aborted.
  */
@@ -132,7 +139,7 @@ function retryPolicyFor(config: Config['retry']): RetryPolicy {
     const jitter = Math.random() * ceiling;
     const failure = 'error' in ctx.result ? ctx.result.error : undefined;
     const asked = UpstreamError.isInstance(failure) ? (failure.retryAfterMs ?? 0) : 0;
-    return Math.max(jitter, asked);
+    return Math.max(jitter, asked > 0 ? asked + clockSlackMs : 0);
   });
   policy = retry(
     handleWhen(
