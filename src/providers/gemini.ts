@@ -4,7 +4,7 @@
  * Requests: gemini-request.ts; answers: gemini-response.ts; errors: gemini-error.ts.
  * @see https://ai.google.dev/api/generate-content
  */
-import { countTokens } from '../usage/tokens.js';
+import { estimateTokens } from '../usage/tokens.js';
 import { parseGeminiError } from './gemini-error.js';
 import { chatRequest, embeddingRequest } from './gemini-request.js';
 import { parseChatResponse, parseChatStream } from './gemini-response.js';
@@ -15,11 +15,11 @@ interface GeminiEmbeddings {
   embeddings?: { values?: number[] }[];
 }
 
-/** The Gemini API reports no usage for embeddings: we count it. */
+/** The Gemini API reports no usage for embeddings: we estimate it. */
 function parseEmbeddings(json: unknown, call: EmbeddingCall): EmbeddingResult {
   const body = (typeof json === 'object' && json !== null ? json : {}) as GeminiEmbeddings;
   const list = body.embeddings ?? (body.embedding ? [body.embedding] : []);
-  const promptTokens = call.input.reduce((sum, text) => sum + countTokens(text), 0);
+  const promptTokens = call.input.reduce((sum, text) => sum + estimateTokens(text), 0);
   return {
     model: call.model,
     embeddings: list.map((embedding) => embedding.values ?? []),

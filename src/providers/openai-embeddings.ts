@@ -6,7 +6,7 @@
  * @see https://docs.mistral.ai/api/#tag/embeddings
  */
 import { UpstreamError } from '../gateway/errors.js';
-import { countTokens } from '../usage/tokens.js';
+import { estimateTokens } from '../usage/tokens.js';
 import { convertOpenAIUsage } from './openai-response.js';
 import { isRecord, type OpenAIDialect, type WireUsage } from './openai-wire.js';
 import type { EmbeddingCall, EmbeddingResult, HttpAdapter } from './types.js';
@@ -48,7 +48,7 @@ function parseEmbeddings(json: unknown, call: EmbeddingCall, label: string): Emb
   );
   const counted = body.usage
     ? convertOpenAIUsage(body.usage).promptTokens
-    : call.input.reduce((sum, text) => sum + countTokens(text), 0);
+    : call.input.reduce((sum, text) => sum + estimateTokens(text), 0);
   return {
     model: body.model || call.model,
     embeddings,

@@ -1,9 +1,10 @@
 /**
- * Token counts. Admission only needs an estimate, settled later with the real usage, so it
- * takes `estimatePromptTokens`: one pass over the characters, no tokenizer. Where a provider
- * reports no usage at all, `countTokens` and `estimateUsage` use the o200k tokenizer, exact for
- * current OpenAI models and a fair estimate for the others. It weighs ~65 MB once loaded, so it
- * is loaded on first use, never at startup.
+ * Token counts. What Conduit counts itself is an estimate from the characters (`estimateTokens`,
+ * one pass, leaning high): admission (settled later with the real usage), and the usage of a
+ * stream cut before its usage came or of a server that reports none (marked `estimated`). Only
+ * the echo provider counts exactly, with the o200k tokenizer (`countTokens`): it weighs ~65 MB
+ * once loaded and ~30 µs a prompt, so it is loaded on first use, never at startup, and a client
+ * leaving a stream never loads it.
  */
 import { createRequire } from 'node:module';
 import type * as O200kModule from 'gpt-tokenizer/encoding/o200k_base';
@@ -75,13 +76,14 @@ export const estimatePromptTokens = (
   tools?: readonly ToolSpec[],
 ): number => sumPrompt(estimateTokens, messages, tools);
 
+/** Usage nobody reported, estimated from the characters (see `estimateTokens`). */
 export function estimateUsage(
   messages: readonly ChatMessage[],
   completion: string,
   tools?: readonly ToolSpec[],
 ): Usage {
-  const promptTokens = countPromptTokens(messages, tools);
-  const completionTokens = countTokens(completion);
+  const promptTokens = estimatePromptTokens(messages, tools);
+  const completionTokens = estimateTokens(completion);
   return {
     promptTokens,
     completionTokens,

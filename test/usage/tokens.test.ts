@@ -97,7 +97,8 @@ describe('estimatePromptTokens', () => {
 
 /**
  * In a fresh process: loading the whole server imports no tokenizer (an ESM import of
- * gpt-tokenizer throws there), estimating loads none, and estimateUsage loads it.
+ * gpt-tokenizer throws there), estimating (admission, unreported usage) loads none, and only
+ * an exact count (the echo provider) loads it.
  */
 const lazyScript = `
 import { createRequire, register } from 'node:module';
@@ -115,11 +116,13 @@ const atStart = loaded();
 const estimate = tokens.estimatePromptTokens([{ role: 'user', content: 'hello there' }]);
 const afterEstimate = loaded();
 const usage = tokens.estimateUsage([{ role: 'user', content: 'hello there' }], 'hi');
-console.log(JSON.stringify({ atStart, estimate, afterEstimate, usage, afterUsage: loaded() }));
+const afterUsage = loaded();
+const counted = tokens.countPromptTokens([{ role: 'user', content: 'hello there' }]);
+console.log(JSON.stringify({ atStart, estimate, afterEstimate, usage, afterUsage, counted, afterCount: loaded() }));
 `;
 
 describe('the tokenizer', () => {
-  it('is not loaded until usage must be counted', async () => {
+  it('is not loaded until tokens must be counted exactly (the echo provider)', async () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', '--input-type=module', '-e', lazyScript],
@@ -136,15 +139,18 @@ describe('the tokenizer', () => {
       atStart: false,
       estimate: 9, // 3 + 3 + ceil(11 / 4)
       afterEstimate: false,
-      // 3 + 3 + "hello there" (2 tokens); "hi" (1 token)
+      // Usage nobody reported is estimated too: "hi" is ceil(2 / 4) = 1.
       usage: {
-        promptTokens: 8,
+        promptTokens: 9,
         completionTokens: 1,
-        totalTokens: 9,
+        totalTokens: 10,
         cachedPromptTokens: 0,
         estimated: true,
       },
-      afterUsage: true,
+      afterUsage: false,
+      // Counting (the echo provider) loads it: 3 + 3 + "hello there" (2 tokens).
+      counted: 8,
+      afterCount: true,
     });
   });
 });
