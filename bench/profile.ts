@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/profile.ts [rest|graphql|stream] [connections] [seconds] [DIR]`:
+ * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse] [connections] [seconds] [DIR]`:
  * Conduit (bench config) loaded by autocannon on one target; prints its CPU time per request
  * (user + system, from /proc: robust to other load on the machine, unlike req/s), and with DIR
  * runs it under --cpu-prof, writing the profile there.
@@ -16,7 +16,12 @@ const conduit = await startConduit(
   dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
 );
 const targets = benchTargets(upstream.url, conduit.url);
-const target = { rest: targets.rest, graphql: targets.graphql, stream: targets.restStream }[which];
+const target = {
+  rest: targets.rest,
+  graphql: targets.graphql,
+  stream: targets.restStream,
+  'graphql-sse': targets.graphqlSse,
+}[which];
 if (!target) throw new Error(`unknown target ${which}`);
 try {
   await cannon(target, Number(connections), 2);

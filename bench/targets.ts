@@ -82,5 +82,11 @@ export function benchTargets(upstream: string, conduit: string, proxy = '') {
     rest: plain[2]!,
     graphql: plain[3]!,
     restStream: { ...plain[2]!, body: restBody(miss, true) },
+    graphqlSse: {
+      name: 'Conduit GraphQL completionStream (SSE)',
+      url: `${conduit}/graphql`,
+      body: streamBody(miss),
+      headers: { ...auth, accept: 'text/event-stream' },
+    },
   };
 }

@@ -1,16 +1,19 @@
 /**
- * A fast path for the common GraphQL request: `POST /graphql`, `content-type: application/json`,
- * one query or mutation, answered as JSON. It skips Yoga's WHATWG Request/Response adaptation
- * (most of Yoga's cost per request, see ARCHITECTURE.md "Where the time goes") but runs the
- * operation through Yoga's own envelop (`yoga.getEnveloped`): the same parse and validation
- * caches, masked errors, depth limit and error codes, and Yoga's own result processor
- * (`processRegularResult`: status codes, content type, internals stripped from errors).
+ * A fast path for the common GraphQL requests: `POST /graphql` with `content-type:
+ * application/json`, one query or mutation answered as JSON, or one subscription answered as
+ * server-sent events (`Accept: text/event-stream`, what graphql-sse clients send). It skips
+ * Yoga's WHATWG Request/Response adaptation (most of Yoga's cost per request, see
+ * ARCHITECTURE.md "Where the time goes"; for a subscription, a Web stream and a socket write
+ * per event) but runs the operation through Yoga's own envelop (`yoga.getEnveloped`): the same
+ * parse and validation caches, masked errors, depth limit and error codes, and Yoga's own
+ * serializer (`processRegularResult`: status codes, content type, internals stripped), writing
+ * Yoga's own SSE frames.
  *
- * Everything else goes to Yoga's handler untouched: GET, GraphiQL, SSE, multipart, other
- * content types, CORS preflights, query strings. And so does anything unusual found once the
- * body is read (bad JSON, batches, unknown parameters, parse or validation errors, a subscription,
- * a context that refuses the caller: a 401): Yoga answers it from the buffered body, so every
- * error answer is Yoga's own.
+ * Everything else goes to Yoga's handler untouched: GET, GraphiQL, multipart, other content
+ * types, CORS preflights, query strings. And so does anything unusual found once the body is
+ * read (bad JSON, batches, unknown parameters, parse or validation errors, a subscription asked
+ * as JSON, a query asked as SSE, a context that refuses the caller: a 401): Yoga answers it from
+ * the buffered body, so every error answer is Yoga's own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -19,7 +22,12 @@ import {
   type ExecutionResult,
   type GraphQLError,
 } from 'graphql';
-import { createGraphQLError, isAsyncIterable, processRegularResult } from 'graphql-yoga';
+import {
+  createGraphQLError,
+  getSSEProcessor,
+  isAsyncIterable,
+  processRegularResult,
+} from 'graphql-yoga';
 import { maskError } from './errors.js';
 import type { ConduitYoga } from './yoga.js';
 
@@ -52,14 +60,18 @@ export function negotiate(accept: string | undefined): RegularType | undefined {
   return undefined;
 }
 
+/** How the answer goes out: one JSON body (of this media type), or server-sent events. */
+type Mode = RegularType | 'sse';
+
 /** Whether the request is a plain JSON POST the fast path may take (decided on headers only). */
-function eligible(req: IncomingMessage): RegularType | undefined {
+function eligible(req: IncomingMessage): Mode | undefined {
   if (req.method !== 'POST' || req.url !== '/graphql') return undefined;
   const type = req.headers['content-type']?.split(',', 1)[0];
   if (type !== 'application/json' && !type?.startsWith('application/json;')) return undefined;
   // A CORS preflight's headers on a POST are unusual: Yoga's CORS plugin handles those.
   if (req.headers['access-control-request-method'] || req.headers['access-control-request-headers'])
     return undefined;
+  if (req.headers.accept?.trim().toLowerCase() === 'text/event-stream') return 'sse';
   return negotiate(req.headers.accept);
 }
 
@@ -198,7 +210,8 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
     if (document instanceof Error) return replay(req, res, body);
     if (enveloped.validate(enveloped.schema, document).length > 0) return replay(req, res, body);
     const operation = getOperationAST(document, params.operationName);
-    if (!operation || operation.operation === 'subscription') return replay(req, res, body);
+    const subscription = operation?.operation === 'subscription';
+    if (!operation || subscription !== (type === 'sse')) return replay(req, res, body);
 
     let contextValue: unknown;
     try {
@@ -206,6 +219,17 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
     } catch {
       // Refused (a missing or wrong key): Yoga turns the error into its status, 401.
       return replay(req, res, body);
+    }
+    if (type === 'sse') {
+      const args = {
+        schema: enveloped.schema,
+        document,
+        contextValue,
+        variableValues: params.variables,
+        operationName: params.operationName,
+      };
+      const events = await subscribeOrError(() => enveloped.subscribe(args));
+      return streamEvents(req, res, events, yoga.fetchAPI);
     }
     let result: ExecutionResult;
     try {
@@ -220,13 +244,89 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
       if (isAsyncIterable(executed)) throw new Error('an incremental result is not supported');
       result = executed as ExecutionResult;
     } catch (error) {
-      const masked = maskError(error, 'Unexpected error.');
-      const graphQLError =
-        masked instanceof Error && 'extensions' in masked
-          ? (masked as GraphQLError)
-          : createGraphQLError(masked.message, { originalError: masked });
-      result = { errors: [graphQLError] };
+      result = { errors: [asGraphQLError(error)] };
     }
     send(req, res, result, type);
   };
+}
+
+/** A thrown error as Yoga's masked GraphQLError. */
+function asGraphQLError(error: unknown): GraphQLError {
+  const masked = maskError(error, 'Unexpected error.');
+  return masked instanceof Error && 'extensions' in masked
+    ? (masked as GraphQLError)
+    : createGraphQLError(masked.message, { originalError: masked });
+}
+
+async function subscribeOrError(subscribe: () => unknown): Promise<unknown> {
+  try {
+    return await subscribe();
+  } catch (error) {
+    return { errors: [asGraphQLError(error)] };
+  }
+}
+
+/** Yoga's SSE keep-alive period (shorter under test, as Yoga's own). */
+const pingMs = process.env.NODE_ENV === 'test' ? 300 : 12_000;
+
+/** A result as Yoga serializes it (errors' internals left out). */
+const serialize = (result: ExecutionResult): string =>
+  (processRegularResult(result, capture, 'application/json') as unknown as Captured).body ?? '';
+
+/**
+ * A subscription's results as Yoga's SSE processor frames them (`:` first, `event: next` per
+ * result, `event: complete` at the end, a `:` ping every 12 s), written as they come: the
+ * results of one event-loop turn leave in one socket write. A result that is not a stream
+ * (the subscription failed before it began) goes out through Yoga's own processor.
+ */
+async function streamEvents(
+  req: IncomingMessage,
+  res: ServerResponse,
+  result: unknown,
+  fetchAPI: ConduitYoga['fetchAPI'],
+): Promise<void> {
+  if (!isAsyncIterable(result)) {
+    const sse = getSSEProcessor();
+    const response = await sse(result as ExecutionResult, fetchAPI, 'text/event-stream');
+    const headers: Record<string, string> = corsHeaders(req);
+    response.headers.forEach((value, name) => (headers[name] = value));
+    res.writeHead(response.status, headers);
+    res.end(Buffer.from(await response.arrayBuffer()));
+    return;
+  }
+  const headers = corsHeaders(req);
+  headers['content-type'] = 'text/event-stream';
+  headers.connection = 'keep-alive';
+  headers['cache-control'] = 'no-cache';
+  headers['content-encoding'] = 'none';
+  res.writeHead(200, headers);
+  res.write(':\n\n');
+  const iterator = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
+  const ping = setInterval(() => res.write(':\n\n'), pingMs);
+  const left = () => {
+    if (!res.writableFinished) void iterator.return?.();
+  };
+  res.once('close', left);
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (res.destroyed) return;
+      if (next.value != null && !res.write(`event: next\ndata: ${serialize(next.value)}\n\n`)) {
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+      if (next.done) {
+        res.end('event: complete\ndata:\n\n');
+        return;
+      }
+    }
+  } catch (error) {
+    // As Yoga's stream erroring: the connection is cut, and the client sees the stream break.
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    clearInterval(ping);
+    res.off('close', left);
+  }
 }

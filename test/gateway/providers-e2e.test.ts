@@ -3,6 +3,7 @@
  * normalised answer out, streamed or not; scripted failures become the right codes; a client
  * that leaves mid-stream makes the upstream see its request aborted.
  */
+import { createClient as createSseClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAnthropicFake } from '../fakes/anthropic.js';
 import { createGeminiFake } from '../fakes/gemini.js';
@@ -11,6 +12,7 @@ import { createOpenAIFake } from '../fakes/openai.js';
 import type { ProviderFake } from '../fakes/types.js';
 import { gql, startConduit, type TestConduit } from '../helpers/conduit.js';
 import { collect, wsClient } from '../helpers/clients.js';
+import { onDispose } from '../helpers/dispose.js';
 
 const KEY = 'sk-upstream-e2e-0001';
 
@@ -208,6 +210,18 @@ describe.each(cases)('$type through the gateway', ({ type, model, make }) => {
     const iterator = wsClient(gw.wsUrl).iterate({ query: STREAM, variables: input('long') });
     const first = await iterator.next();
     expect(first.value.data.completionStream.delta).toBeTruthy();
+    await iterator.return?.();
+    await fake.upstream.calls[before]!.aborted;
+  });
+
+  it('aborts the upstream request when the client leaves an SSE subscription', async () => {
+    const before = fake.upstream.calls.length;
+    fake.next({ fail: 'stall_after_first_token', text: 'first' });
+    const client = createSseClient({ url: gw.graphqlUrl, retryAttempts: 0 });
+    onDispose(() => client.dispose());
+    const iterator = client.iterate({ query: STREAM, variables: input('long over sse') });
+    const first = await iterator.next();
+    expect((first.value as any).data.completionStream.delta).toBeTruthy();
     await iterator.return?.();
     await fake.upstream.calls[before]!.aborted;
   });

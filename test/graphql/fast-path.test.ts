@@ -219,7 +219,53 @@ describe('the GraphQL fast path', () => {
     expect(fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
   });
 
-  it('leaves GET, GraphiQL, SSE and WebSocket subscriptions to Yoga, and they work', async () => {
+  it('streams an SSE subscription itself, frame for frame as Yoga does', async () => {
+    const sse = { accept: 'text/event-stream' };
+    const cases: [string, RequestInit, number][] = [
+      ['a subscription', post({ query: STREAM, variables: say('one two three') }, sse), 0],
+      [
+        'a subscription that fails before it begins',
+        post({ query: STREAM, variables: say('x', 'nobody/none') }, sse),
+        0,
+      ],
+      ['a query asked as SSE (Yoga answers)', post({ query: '{ viewer { id } }' }, sse), 1],
+      [
+        'a subscription with a wrong key (Yoga answers)',
+        post({ query: STREAM }, { ...sse, authorization: 'Bearer nope' }),
+        1,
+      ],
+    ];
+    // Each call its own copy: a Request may add to the headers object it is given.
+    const copy = (init: RequestInit) => ({
+      ...init,
+      headers: { ...(init.headers as Record<string, string>) },
+    });
+    for (const [name, init, handled] of cases) {
+      yogaCalls.handler = yogaCalls.fetch = 0;
+      const fast = await read(await fetch(counted, copy(init)));
+      expect([name, yogaCalls.handler + yogaCalls.fetch]).toEqual([name, handled]);
+      const own = await read(await yoga.fetch('http://localhost/graphql', copy(init), {}));
+      expect([name, fast.status, fast.type, fast.body]).toEqual([
+        name,
+        own.status,
+        own.type,
+        own.body,
+      ]);
+      for (const header of ['cache-control', 'connection', 'content-encoding'])
+        expect([name, header, fast.headers.get(header)]).toEqual([
+          name,
+          header,
+          own.headers.get(header),
+        ]);
+    }
+    const text = (await read(await fetch(counted, copy(cases[0]![1])))).body;
+    expect(
+      text.startsWith(':\n\nevent: next\ndata: {"data":{"completionStream":{"delta":"one"'),
+    ).toBe(true);
+    expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);
+  });
+
+  it('leaves GET and GraphiQL to Yoga; subscriptions work over SSE and WebSocket', async () => {
     yogaCalls.handler = 0;
     const get = await fetch(`${counted}?query=${encodeURIComponent('{ __typename }')}`, {
       headers: auth,
