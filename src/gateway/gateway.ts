@@ -235,7 +235,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
       const who = { requestId, caller, alias: input.model, request: prepared?.request };
       recordFailure(who, started, error, attempts, stream);
-      throw error;
+      throw withRequestId(error, requestId);
     } finally {
       if (!handedOff) deadline.clear();
     }
@@ -390,13 +390,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
           attempts,
           false,
         );
-        throw error;
+        throw withRequestId(error, requestId);
       } finally {
         deadline.clear();
       }
     },
   };
 }
+
+/** The id of the failed request each thrown error was recorded under (its usage row's id). */
+const failedRequestIds = new WeakMap<object, string>();
+
+function withRequestId(error: unknown, requestId: string): unknown {
+  if (typeof error === 'object' && error !== null) failedRequestIds.set(error, requestId);
+  return error;
+}
+
+/** The request id a failure was recorded under, when the gateway recorded it. */
+export const requestIdOf = (error: unknown): string | undefined =>
+  typeof error === 'object' && error !== null ? failedRequestIds.get(error) : undefined;
 
 /*
  * Objects are written out field by field below, not spread: in this V8 (Node 20) a literal that

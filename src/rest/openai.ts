@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badInput } from '../gateway/errors.js';
+import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
 import type { Services } from '../services.js';
 import { completeChat, streamChat } from './chat.js';
@@ -70,11 +71,14 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(text);
 }
 
-/** An error's reply with the headers every `/v1` response carries. */
+/** An error's reply with the headers every `/v1` response carries (its id: the failure's usage row's). */
 function withConduitHeaders(reply: Reply, error?: unknown): Reply {
   return {
     ...reply,
-    headers: { ...conduitHeaders(lastProvider(error), false, newRequestId()), ...reply.headers },
+    headers: {
+      ...conduitHeaders(lastProvider(error), false, requestIdOf(error) ?? newRequestId()),
+      ...reply.headers,
+    },
   };
 }
 

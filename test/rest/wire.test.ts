@@ -175,6 +175,14 @@ describe('errors', () => {
     expect(error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
     expect(Number(error.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
+
+  it('gives a failure the id its usage record and log line carry', async () => {
+    const error = await chatError({ model: 'nobody/none', messages: hello }, 400);
+    const id = error.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    const line = conduit.logs.find((entry) => entry.includes(`"requestId":"${id}"`));
+    expect(line).toMatch(/"errorCode":"BAD_USER_INPUT"/);
+  });
 });
 
 describe('GET /v1/models', () => {
