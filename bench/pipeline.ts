@@ -7,39 +7,27 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import type { ChatRequest } from '../src/gateway/types.js';
-import { createLogger } from '../src/log.js';
+import { createDestination, createLogger } from '../src/log.js';
 import { createConduit } from '../src/server.js';
+import { benchConfig, key } from './targets.js';
 
 const calls = Number(process.argv[2] ?? 100_000);
 const concurrency = 16;
 const dir = mkdtempSync(join(tmpdir(), 'conduit-pipeline-'));
 const config = parseConfig(
   {
+    ...benchConfig(''),
     providers: { echo: { type: 'echo' } },
-    clients: [
-      {
-        id: 'bench',
-        key: 'ck-bench',
-        rateLimits: [
-          { requests: 1e9, perSeconds: 60 },
-          { tokens: 1e12, perSeconds: 60 },
-        ],
-        budget: { usd: 1e9, period: 'month' },
-      },
-    ],
-    cache: { enabled: true },
-    logging: { level: 'info' },
     database: { url: `sqlite:${join(dir, 'usage.db')}` },
   },
   process.env,
 );
-const logger = createLogger('info', pino.destination({ dest: join(dir, 'log.txt'), sync: false }));
+const logger = createLogger('info', createDestination({ dest: join(dir, 'log.txt') }));
 const conduit = await createConduit(config, { logger });
 const { gateway, auth } = conduit.services;
-const caller = auth.authenticate('Bearer ck-bench');
+const caller = auth.authenticate(`Bearer ${key}`);
 
 let n = 0;
 const request = (): ChatRequest => ({

@@ -132,7 +132,10 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
     method: 'POST',
     url: req.url,
     headers,
-    signal: controller.signal,
+    // Made when read: the gateway takes the controller, and a signal costs more than it.
+    get signal() {
+      return controller.signal;
+    },
     controller,
   } as unknown as Request;
 }

@@ -10,8 +10,6 @@ import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
 import type { UsageRecord } from './store.js';
 
-export type DialectName = 'sqlite' | 'postgres';
-
 /**
  * One row per request. Times are milliseconds since the epoch and flags are 0/1 in both
  * dialects, so every query reads the same on SQLite and Postgres.
@@ -279,4 +277,4 @@ export function fromRow(row: UsageRow): UsageRecord {
 }
 
 /** The largest batch one multi-row insert may carry (SQLite binds at most 32766 values). */
-export const MAX_BATCH = Math.floor(32_766 / 23);
+export const MAX_BATCH = Math.floor(32_766 / USAGE_COLUMNS.length);

@@ -70,7 +70,7 @@ export const countPromptTokens = (
   tools?: readonly ToolSpec[],
 ): number => sumPrompt(countTokens, messages, tools);
 
-/** The prompt's tokens, estimated without the tokenizer (see `estimateTokens`): for admission. */
+/** The prompt's tokens, estimated without the tokenizer (see `estimateTokens`). */
 export const estimatePromptTokens = (
   messages: readonly ChatMessage[],
   tools?: readonly ToolSpec[],
