@@ -103,18 +103,37 @@ function flushAtExit(destination: BatchedDestination): void {
   unflushed.add(new WeakRef(destination));
 }
 
+/** A JSON value for a line written by hand: a string escaped as JSON, null, or a finite number. */
+const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+const num = (value: number | null): string =>
+  value === null || !Number.isFinite(value) ? 'null' : String(value);
+
 /**
- * Logs the one line per request. Its fields are a UsageRecord's (ids, model, tokens, cost,
- * latency, bodies only when asked), never a key: so it goes through a child without redaction,
- * whose wildcard paths would otherwise run over every field of every line. Serializers leave out
- * `time` (pino writes its own) and, unless `bodies`, `prompt` and `response`, without copying
- * the record.
+ * Logs the one line per request, written by hand: the same line pino would write for
+ * `log.info(record, 'request')` (level, time, the logger's bindings, the record's fields without
+ * its `time`, msg), in about a fifth of the time (pino walks the record key by key through
+ * megamorphic loads: ~5% of a REST request's CPU). Its fields are a UsageRecord's (ids, model,
+ * tokens, cost, latency, bodies only when asked), never a key, so no redaction applies.
  */
 export function createRequestLog(log: Logger, bodies: boolean): (record: UsageRecord) => void {
-  const omit = () => undefined;
-  const serializers: Record<string, typeof omit> = bodies
-    ? { time: omit }
-    : { time: omit, prompt: omit, response: omit };
-  const requests = log.child({}, { redact: { paths: [] }, serializers });
-  return (record) => requests.info(record, 'request');
+  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
+  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
+  const head = `{"level":${log.levels.values.info},"time":`;
+  return (record) => {
+    if (!log.isLevelEnabled('info')) return;
+    let line =
+      `${head}${Date.now()}${bindings},"requestId":${str(record.requestId)}` +
+      `,"clientId":${str(record.clientId)},"user":${str(record.user)}` +
+      `,"alias":${str(record.alias)},"provider":${str(record.provider)}` +
+      `,"model":${str(record.model)},"status":"${record.status}"` +
+      `,"errorCode":${str(record.errorCode)},"promptTokens":${num(record.promptTokens)}` +
+      `,"completionTokens":${num(record.completionTokens)}` +
+      `,"cachedTokens":${num(record.cachedTokens)},"estimated":${record.estimated}` +
+      `,"costUsd":${num(record.costUsd)},"savedUsd":${num(record.savedUsd)}` +
+      `,"priced":${record.priced},"latencyMs":${num(record.latencyMs)}` +
+      `,"ttftMs":${num(record.ttftMs)},"cacheHit":${record.cacheHit}` +
+      `,"attempts":${num(record.attempts)},"stream":${record.stream}`;
+    if (bodies) line += `,"prompt":${str(record.prompt)},"response":${str(record.response)}`;
+    stream.write(`${line},"msg":"request"}\n`);
+  };
 }

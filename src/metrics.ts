@@ -5,32 +5,28 @@
 import {
   Counter,
   Gauge,
-  Histogram,
   Registry,
   collectDefaultMetrics,
   type CounterConfiguration,
+  type Metric,
 } from 'prom-client';
 import type { Outcome } from './gateway/account.js';
 import type { UsageRecord } from './usage/store.js';
 
 /**
- * A counter counted per request in plain cells, found through one Map per label value, and
- * written into prom-client when scraped. prom-client's own inc() builds a key from the labels,
- * validates them and stamps the time on every call: most of what the metrics cost a request.
+ * Finds the cell of a set of label values through one Map per label (no key built, nothing
+ * validated per call), making it with `make` the first time.
  */
-function createCellCounter<L extends string>(
-  config: CounterConfiguration<L> & { labelNames: readonly L[] },
-): (...values: string[]) => { value: number } {
-  const cells: { labels: Partial<Record<L, string>>; value: number }[] = [];
+function cellFinder<L extends string, C>(
+  labelNames: readonly L[],
+  make: (labels: Partial<Record<L, string>>) => C,
+): (...values: string[]) => C {
   const root = new Map<string, unknown>();
-  const depth = config.labelNames.length;
-  new Counter({
-    ...config,
-    collect() {
-      this.reset();
-      for (const cell of cells) this.inc(cell.labels, cell.value);
-    },
-  });
+  const depth = labelNames.length;
+  if (depth === 0) {
+    const only = make({});
+    return () => only;
+  }
   return (...values) => {
     let map = root;
     for (let i = 0; i < depth - 1; i++) {
@@ -38,16 +34,122 @@ function createCellCounter<L extends string>(
       if (!next) map.set(values[i]!, (next = new Map()));
       map = next;
     }
-    let cell = map.get(values[depth - 1]!) as (typeof cells)[number] | undefined;
+    let cell = map.get(values[depth - 1]!) as C | undefined;
     if (!cell) {
       const labels: Partial<Record<L, string>> = {};
-      for (const [i, name] of config.labelNames.entries()) labels[name] = values[i];
-      cell = { labels, value: 0 };
-      cells.push(cell);
+      for (const [i, name] of labelNames.entries()) labels[name] = values[i];
+      cell = make(labels);
       map.set(values[depth - 1]!, cell);
     }
     return cell;
   };
+}
+
+/**
+ * A counter counted per request in plain cells and written into prom-client when scraped.
+ * prom-client's own inc() builds a key from the labels, validates them and stamps the time on
+ * every call: most of what the metrics cost a request.
+ */
+function createCellCounter<L extends string>(
+  config: CounterConfiguration<L> & { labelNames: readonly L[] },
+): (...values: string[]) => { value: number } {
+  const cells: { labels: Partial<Record<L, string>>; value: number }[] = [];
+  new Counter({
+    ...config,
+    collect() {
+      this.reset();
+      for (const cell of cells) this.inc(cell.labels, cell.value);
+    },
+  });
+  return cellFinder(config.labelNames, (labels) => {
+    const cell = { labels, value: 0 };
+    cells.push(cell);
+    return cell;
+  });
+}
+
+interface HistogramCell {
+  labels: Partial<Record<string, string>>;
+  /** Observations per bucket, not cumulative; the last slot is above every bound. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+function observeIn(cell: HistogramCell, bounds: readonly number[], value: number): void {
+  let i = 0;
+  while (i < bounds.length && value > bounds[i]!) i++;
+  cell.counts[i]! += 1;
+  cell.sum += value;
+  cell.count += 1;
+}
+
+/**
+ * A histogram kept in plain cells like the counters, registered as a metric that answers the
+ * registry in prom-client's histogram format (`_bucket` per `le`, `+Inf`, `_sum`, `_count`).
+ * prom-client's observe() hashes the labels and validates them on every call (~3% of a request).
+ */
+export function createCellHistogram<L extends string>(config: {
+  name: string;
+  help: string;
+  labelNames: readonly L[];
+  buckets: readonly number[];
+  registers: Registry[];
+}): (...values: string[]) => (value: number) => void {
+  const { name, help, buckets } = config;
+  const cells: HistogramCell[] = [];
+  const series = (cell: HistogramCell) => {
+    const bucket = (le: number | string, value: number) => ({
+      metricName: `${name}_bucket`,
+      labels: { le, ...cell.labels },
+      value,
+      exemplar: null,
+    });
+    const values: object[] = [];
+    let cumulative = 0;
+    for (const [i, le] of buckets.entries()) {
+      cumulative += cell.counts[i]!;
+      values.push(bucket(le, cumulative));
+    }
+    values.push(
+      bucket('+Inf', cell.count),
+      { metricName: `${name}_sum`, labels: cell.labels, value: cell.sum },
+      { metricName: `${name}_count`, labels: cell.labels, value: cell.count },
+    );
+    return values;
+  };
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: cells.flatMap(series),
+    }),
+    reset() {
+      for (const cell of cells) {
+        cell.counts.fill(0);
+        cell.sum = 0;
+        cell.count = 0;
+      }
+    },
+  };
+  for (const registry of config.registers) registry.registerMetric(metric as unknown as Metric);
+  const find = cellFinder(config.labelNames, (labels) => {
+    const cell: HistogramCell = {
+      labels,
+      counts: new Array<number>(buckets.length + 1).fill(0),
+      sum: 0,
+      count: 0,
+    };
+    cells.push(cell);
+    return (value: number) => observeIn(cell, buckets, value);
+  });
+  return find;
 }
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -76,23 +178,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ['provider', 'model', 'status'] as const,
     registers,
   });
-  const latency = new Histogram({
+  const latency = createCellHistogram({
     name: 'conduit_request_duration_seconds',
     help: 'Request latency, end to end',
     labelNames: ['provider', 'stream'] as const,
     buckets: latencyBuckets,
     registers,
   });
-  const ttft = new Histogram({
+  const ttft = createCellHistogram({
     name: 'conduit_time_to_first_token_seconds',
     help: 'Streams: time until the first token left for the client',
     labelNames: ['provider'] as const,
     buckets: latencyBuckets,
     registers,
   });
-  const overhead = new Histogram({
+  const overhead = createCellHistogram({
     name: 'conduit_gateway_overhead_seconds',
     help: "Time Conduit itself added: a request's total time minus its upstream tries",
+    labelNames: [],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers,
   });
@@ -176,8 +279,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     observe(record, outcome) {
       const provider = record.provider ?? 'none';
       requests(provider, record.model ?? 'none', record.errorCode ?? 'ok').value += 1;
-      latency.observe({ provider, stream: String(record.stream) }, record.latencyMs / 1000);
-      if (record.ttftMs !== null) ttft.observe({ provider }, record.ttftMs / 1000);
+      latency(provider, record.stream ? 'true' : 'false')(record.latencyMs / 1000);
+      if (record.ttftMs !== null) ttft(provider)(record.ttftMs / 1000);
       if (!record.cacheHit) {
         if (record.promptTokens) tokens(provider, 'prompt').value += record.promptTokens;
         if (record.completionTokens)
@@ -197,7 +300,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
           upstreamErrors.inc({ provider: attempt.provider, kind: attempt.status });
       }
       if (!record.stream && record.status === 'ok')
-        overhead.observe(Math.max(0, record.latencyMs - upstreamMs) / 1000);
+        overhead()(Math.max(0, record.latencyMs - upstreamMs) / 1000);
     },
   };
 }
