@@ -10,6 +10,7 @@ import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/schema.js';
+import { afterAnswersRun } from './gateway/gateway.js';
 import type { Caller } from './gateway/types.js';
 import { createGraphQLFastPath } from './graphql/fast-path.js';
 import { createConduitYoga } from './graphql/yoga.js';
@@ -222,6 +223,7 @@ export async function createConduit(
       await wsDisposable.dispose();
       server.closeAllConnections();
       await closed;
+      await afterAnswersRun();
       await infra.close();
     },
   };

@@ -21,6 +21,7 @@ import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
 import type { KeyPools } from './keys.js';
+import type { CancelSignal } from './cancel.js';
 import type { Attempt, ChatRequest, Target } from './types.js';
 
 export interface CallDeps {
@@ -38,7 +39,7 @@ export interface CallContext {
   request: ChatRequest;
   targets: readonly Target[];
   /** The client's signal, combined with the request's deadline. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Whether the request's whole budget is spent (it then aborted `signal`). */
   expired(): boolean;
 }
@@ -172,7 +173,8 @@ export async function callTargets<T>(
     try {
       const result = await policy.execute(
         () => breaker.execute(() => tryWithKeys(deps, provider, target, context, attempts, run)),
-        context.signal,
+        // cockatiel reads only `aborted` of it (and hands it to the call, which ignores it).
+        context.signal as AbortSignal,
       );
       return { result, target };
     } catch (error) {

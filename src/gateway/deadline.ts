@@ -1,10 +1,11 @@
+import { Cancel } from './cancel.js';
+
 /**
  * A request's one signal: aborted when the client goes away or when its deadline passes (until
- * stopped). One AbortController and one timer per request: the transport hands this same
- * signal to undici rather than making its own (AbortSignals are not cheap in Node).
+ * stopped). One Cancel and one timer per request (see cancel.ts: AbortSignals are not cheap).
  */
 export interface Deadline {
-  signal: AbortSignal;
+  signal: Cancel;
   /** True once the deadline passed (and aborted `signal`). */
   readonly expired: boolean;
   /** Aborts the request now (its consumer left). */
@@ -16,23 +17,19 @@ export interface Deadline {
 }
 
 /**
- * `client` is the client's signal to follow, or the request's own controller (aborted when the
- * client leaves), which the deadline then aborts too: one controller instead of two.
+ * `client` is the client's signal to follow, or the request's own Cancel (aborted when the
+ * client leaves), which the deadline then aborts too: one instead of two.
  */
-export function startDeadline(client: AbortSignal | AbortController, ms: number): Deadline {
-  if (client instanceof AbortController) return deadline(client, undefined, ms);
-  const controller = new AbortController();
-  const onClientAbort = () => controller.abort(client.reason);
+export function startDeadline(client: AbortSignal | Cancel, ms: number): Deadline {
+  if (client instanceof Cancel) return deadline(client, undefined, ms);
+  const cancel = new Cancel();
+  const onClientAbort = () => cancel.abort(client.reason);
   if (client.aborted) onClientAbort();
   else client.addEventListener('abort', onClientAbort, { once: true });
-  return deadline(controller, () => client.removeEventListener('abort', onClientAbort), ms);
+  return deadline(cancel, () => client.removeEventListener('abort', onClientAbort), ms);
 }
 
-function deadline(
-  controller: AbortController,
-  release: (() => void) | undefined,
-  ms: number,
-): Deadline {
+function deadline(controller: Cancel, release: (() => void) | undefined, ms: number): Deadline {
   let expired = false;
   let timer: NodeJS.Timeout | undefined = setTimeout(() => {
     expired = true;
@@ -44,7 +41,7 @@ function deadline(
     timer = undefined;
   };
   return {
-    signal: controller.signal,
+    signal: controller,
     get expired() {
       return expired;
     },

@@ -8,6 +8,7 @@ import { estimateUsage } from '../usage/tokens.js';
 import type { Accountant, Outcome } from './account.js';
 import type { Admission, Admitter } from './admit.js';
 import { callTargets, type CallContext, type CallDeps } from './call.js';
+import { Cancel } from './cancel.js';
 import { newRequestId } from './ids.js';
 import { startDeadline, type Deadline } from './deadline.js';
 import { badInput } from './errors.js';
@@ -40,13 +41,48 @@ export interface GatewayDeps extends CallDeps {
   admitter: Admitter;
   cache: ResponseCache<CachedAnswer>;
   accountant: Accountant;
+  /** Recording, settling or caching a finished request threw (it is not retried). */
+  onAfterAnswerError?(error: unknown): void;
 }
 
 /**
- * What tells the gateway the client left: a signal to follow, or the request's own controller,
+ * Runs what a finished request still owes (its usage record, log line and metrics, the
+ * settlement of its limits and budget, the cache) once its answer is out: the jobs queued while
+ * an answer is being made run together in the event loop's check phase, after the socket writes
+ * of the same turn and before the next requests are read, so the next request still finds the
+ * cache filled and its limits settled, and shutdown, which waits on sockets, finds them done.
+ * Off the answer's path, they no longer add to its latency (about 20 µs at concurrency 1).
+ */
+function createAfterAnswer(onError = (error: unknown): void => void error) {
+  let jobs: (() => void)[] = [];
+  const run = () => {
+    const batch = jobs;
+    jobs = [];
+    for (const job of batch) {
+      try {
+        job();
+      } catch (error) {
+        onError(error);
+      }
+    }
+  };
+  return (job: () => void): void => {
+    if (jobs.push(job) === 1) setImmediate(run);
+  };
+}
+
+/**
+ * Resolves once what every answer made so far still owed has run (immediates run in the order
+ * they were queued, so this one runs after theirs), whichever gateway (before a reload) made
+ * it. Shutdown waits on it before closing the usage store.
+ */
+export const afterAnswersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * What tells the gateway the client left: a signal to follow, or the request's own Cancel,
  * which the gateway may then abort itself at the deadline (saving a second one).
  */
-export type ClientSignal = AbortSignal | AbortController;
+export type ClientSignal = AbortSignal | Cancel;
 
 export interface Gateway {
   complete(request: ChatRequest, caller: Caller, signal?: ClientSignal): Promise<Completion>;
@@ -75,6 +111,7 @@ interface Prepared {
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, router, admitter, cache, accountant } = deps;
+  const afterAnswer = createAfterAnswer(deps.onAfterAnswerError);
   const ttlMs = config.cache.ttlSeconds * 1000;
 
   /** One request's Outcome: `fields` over the defaults of a request that reached no provider. */
@@ -127,7 +164,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return { prepared: { requestId, started, caller, request, route, admission, cacheKey }, hit };
   }
 
-  /** Steps 6–7 for an answer that came whole: account, settle, cache. */
+  /**
+   * Steps 6–7 for an answer that came whole: its cost now (the answer carries it); recording,
+   * settling and caching once the answer is out (`afterAnswer`).
+   */
   function finish(
     p: Prepared,
     target: Target,
@@ -143,40 +183,44 @@ export function createGateway(deps: GatewayDeps): Gateway {
       target.model,
       response.model,
     );
-    accountant.record(
-      outcome(p, p.route.alias, stream, {
-        provider: target.provider,
-        model: response.model,
-        usage: response.usage,
-        costUsd,
-        priced,
-        content: response.content,
-        latencyMs,
-        ttftMs,
-        attempts,
-      }),
-    );
-    void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
-    if (p.cacheKey)
-      void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
+    afterAnswer(() => {
+      accountant.record(
+        outcome(p, p.route.alias, stream, {
+          provider: target.provider,
+          model: response.model,
+          usage: response.usage,
+          costUsd,
+          priced,
+          content: response.content,
+          latencyMs,
+          ttftMs,
+          attempts,
+        }),
+      );
+      void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
+      if (p.cacheKey)
+        void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
+    });
     return { costUsd, latencyMs };
   }
 
   function recordHit(p: Prepared, hit: CachedAnswer, stream: boolean): number {
     const latencyMs = performance.now() - p.started;
-    accountant.record(
-      outcome(p, p.route.alias, stream, {
-        provider: hit.provider,
-        model: hit.response.model,
-        usage: hit.response.usage,
-        savedUsd: hit.costUsd,
-        cacheHit: true,
-        content: hit.response.content,
-        latencyMs,
-        ttftMs: stream ? latencyMs : null,
-      }),
-    );
-    void p.admission.settle({ tokens: 0, costUsd: 0 });
+    afterAnswer(() => {
+      accountant.record(
+        outcome(p, p.route.alias, stream, {
+          provider: hit.provider,
+          model: hit.response.model,
+          usage: hit.response.usage,
+          savedUsd: hit.costUsd,
+          cacheHit: true,
+          content: hit.response.content,
+          latencyMs,
+          ttftMs: stream ? latencyMs : null,
+        }),
+      );
+      void p.admission.settle({ tokens: 0, costUsd: 0 });
+    });
     return latencyMs;
   }
 
@@ -242,7 +286,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   return {
-    complete: (input, caller, signal = new AbortController()) =>
+    complete: (input, caller, signal = new Cancel()) =>
       serve(input, caller, signal, false, async ({ p, hit, attempts, call }) => {
         if (hit) {
           const latencyMs = recordHit(p, hit, false);
@@ -271,7 +315,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         );
       }),
 
-    stream: (input, caller, signal = new AbortController()) =>
+    stream: (input, caller, signal = new Cancel()) =>
       serve(input, caller, signal, true, async ({ p, hit, attempts, deadline, call, handOff }) => {
         if (hit) {
           recordHit(p, hit, true);
@@ -324,7 +368,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return leavable(chunks, deadline.abort);
       }),
 
-    async embed(input, caller, signal = new AbortController()) {
+    async embed(input, caller, signal = new Cancel()) {
       const started = performance.now();
       const requestId = newRequestId();
       const attempts: Attempt[] = [];

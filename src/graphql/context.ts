@@ -8,7 +8,7 @@ import type { Services } from '../services.js';
 export interface Context {
   caller: Caller;
   services: Services;
-  /** Aborted when the client goes away (or the request's own controller: see ClientSignal). */
+  /** Aborted when the client goes away (or the request's own Cancel: see ClientSignal). */
   signal: ClientSignal;
   loaders: { client: DataLoader<string, ClientInfo | null> };
 }

@@ -28,6 +28,7 @@ import {
   isAsyncIterable,
   processRegularResult,
 } from 'graphql-yoga';
+import { Cancel } from '../gateway/cancel.js';
 import { maskError } from './errors.js';
 import type { ConduitYoga } from './yoga.js';
 
@@ -114,12 +115,12 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /**
  * What `request` the context sees: the headers, and a signal aborted when the client leaves,
- * with its controller, which the gateway then uses as the request's own (one, not two).
+ * with its Cancel, which the gateway then uses as the request's own (one, not two).
  */
 function requestOf(req: IncomingMessage, res: ServerResponse): Request {
-  const controller = new AbortController();
+  const cancel = new Cancel();
   res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) cancel.abort();
   });
   const headers = {
     get: (name: string) => {
@@ -132,11 +133,11 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
     method: 'POST',
     url: req.url,
     headers,
-    // Made when read: the gateway takes the controller, and a signal costs more than it.
+    // Made when read: the gateway takes the Cancel, and a signal costs more than it.
     get signal() {
-      return controller.signal;
+      return cancel.native;
     },
-    controller,
+    cancel,
   } as unknown as Request;
 }
 

@@ -1,6 +1,7 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, depth limit, context. */
 import { execute, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { Cancel } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { Services } from '../services.js';
@@ -95,10 +96,10 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
       const current = services();
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
-        if (caller) return createContext(caller, current, new AbortController());
+        if (caller) return createContext(caller, current, new Cancel());
         const who = current.auth.authenticate(request.headers.get('authorization'));
-        // The fast path's request carries its own controller (see fast-path.ts requestOf).
-        const own = (request as { controller?: AbortController }).controller;
+        // The fast path's request carries its own Cancel (see fast-path.ts requestOf).
+        const own = (request as { cancel?: Cancel }).cancel;
         return createContext(who, current, own ?? request.signal);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;

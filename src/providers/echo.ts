@@ -3,7 +3,7 @@
  * streaming it word by word with `delayMs` between words. It honours maxTokens (counted with
  * the tokenizer) and stop sequences, and answers to any model name.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { CancelSignal } from '../gateway/cancel.js';
 import type { ChatRequest, ChatResponse, FinishReason, StreamEvent } from '../gateway/types.js';
 import { countPromptTokens, countTokens } from '../usage/tokens.js';
 import type { Provider, ProviderCall } from './types.js';
@@ -58,6 +58,22 @@ function usageOf(request: ChatRequest, text: string) {
   };
 }
 
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function delay(ms: number, signal: CancelSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export function createEchoProvider(options: EchoOptions): Provider {
   return {
     name: options.name,
@@ -74,7 +90,7 @@ export function createEchoProvider(options: EchoOptions): Provider {
     async *chatStream({ request, model, signal }: ProviderCall): AsyncGenerator<StreamEvent> {
       const { words, finishReason } = answer(request);
       for (const [i, word] of words.entries()) {
-        if (i > 0 && options.delayMs > 0) await sleep(options.delayMs, undefined, { signal });
+        if (i > 0 && options.delayMs > 0) await delay(options.delayMs, signal);
         signal.throwIfAborted();
         yield { type: 'delta', text: word };
       }

@@ -2,9 +2,9 @@
  * The transport to upstream providers: one keep-alive undici Pool per origin, total and
  * first-byte timeouts, abort when the caller goes away, and SSE framing by eventsource-parser.
  */
-import { EventEmitter } from 'node:events';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Cancel, type CancelSignal } from '../gateway/cancel.js';
 import { UpstreamError } from '../gateway/errors.js';
 import type { ChatResponse, StreamEvent } from '../gateway/types.js';
 import type {
@@ -48,22 +48,6 @@ export class Transport {
   }
 }
 
-/**
- * What undici is given to cancel one call: it takes an EventEmitter with `aborted` and `reason`
- * as well as an AbortSignal, and an AbortSignal costs several times more to make in Node.
- */
-class CallCancel extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
-}
-
 export interface HttpProviderOptions {
   name: string;
   type: ProviderType;
@@ -94,11 +78,12 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
   async function open(
     spec: HttpRequestSpec,
     key: string | undefined,
-    signal: AbortSignal,
+    signal: CancelSignal,
     stream: boolean,
   ): Promise<OpenResponse> {
     signal.throwIfAborted();
-    const cancel = new CallCancel();
+    // The call's own: its timeout cancels this call only, not the request's other tries.
+    const cancel = new Cancel();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -232,7 +217,7 @@ export async function* sseMessages(
 function toUpstreamError(
   error: unknown,
   timedOut: boolean,
-  signal: AbortSignal,
+  signal: CancelSignal,
   provider: string,
 ): unknown {
   if (UpstreamError.isInstance(error)) return error;

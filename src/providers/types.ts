@@ -1,4 +1,5 @@
 import type { EventSourceMessage } from 'eventsource-parser';
+import type { CancelSignal } from '../gateway/cancel.js';
 import type { UpstreamError } from '../gateway/errors.js';
 import type { ChatRequest, ChatResponse, StreamEvent, Usage } from '../gateway/types.js';
 
@@ -19,14 +20,14 @@ export interface ProviderCall {
   model: string;
   key: string | undefined;
   /** Aborted when the client goes away or the request's deadline passes. */
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 export interface EmbeddingCall {
   input: string[];
   model: string;
   key: string | undefined;
-  signal: AbortSignal;
+  signal: CancelSignal;
   dimensions?: number;
 }
 

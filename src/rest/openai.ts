@@ -8,6 +8,7 @@
  * @see https://platform.openai.com/docs/api-reference
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cancel } from '../gateway/cancel.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
@@ -147,13 +148,13 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
 }
 
 /**
- * The request's controller, aborted when the client goes away before its answer is written; the
+ * The request's Cancel, aborted when the client goes away before its answer is written; the
  * gateway aborts it too when the deadline passes.
  */
-function clientSignal(res: ServerResponse): AbortController {
-  const controller = new AbortController();
+function clientSignal(res: ServerResponse): Cancel {
+  const cancel = new Cancel();
   res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) cancel.abort();
   });
-  return controller;
+  return cancel;
 }
