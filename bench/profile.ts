@@ -1,39 +1,44 @@
 /**
- * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse] [connections] [seconds] [DIR]`:
- * Conduit (bench config) loaded by autocannon on one target; prints its CPU time per request
- * (user + system, from /proc: robust to other load on the machine, unlike req/s), and with DIR
- * runs it under --cpu-prof, writing the profile there.
+ * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse|proxy|proxy-stream] [connections] [seconds] [DIR]`:
+ * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
+ * time per request (user + system, from /proc: robust to other load on the machine, unlike
+ * req/s), and with DIR runs Conduit under --cpu-prof, writing the profile there.
  */
 import { cannon } from './load.js';
 import { cpuMs, forkServer, startConduit } from './servers.js';
-import { benchConfig, benchTargets } from './targets.js';
+import { benchConfig, benchTargets, restBody } from './targets.js';
 
 const [which = 'rest', connections = '16', seconds = '8', dir] = process.argv.slice(2);
 
 const upstream = await forkServer('upstream.ts');
-const conduit = await startConduit(
-  benchConfig(upstream.url),
-  dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
-);
-const targets = benchTargets(upstream.url, conduit.url);
+const proxied = which.startsWith('proxy');
+const server = proxied
+  ? await forkServer('proxy.ts', [upstream.url])
+  : await startConduit(
+      benchConfig(upstream.url),
+      dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
+    );
+const targets = benchTargets(upstream.url, server.url, server.url);
 const target = {
   rest: targets.rest,
   graphql: targets.graphql,
   stream: targets.restStream,
   'graphql-sse': targets.graphqlSse,
+  proxy: targets.plain[1],
+  'proxy-stream': targets.plain[1] && { ...targets.plain[1], body: restBody(targets.miss, true) },
 }[which];
 if (!target) throw new Error(`unknown target ${which}`);
 try {
   await cannon(target, Number(connections), 2);
-  const before = cpuMs(conduit.pid);
+  const before = cpuMs(server.pid);
   const result = await cannon(target, Number(connections), Number(seconds));
-  const used = cpuMs(conduit.pid) - before;
+  const used = cpuMs(server.pid) - before;
   const requests = result.rps * Number(seconds);
   console.log(
     `${which} c=${connections}: ${result.rps.toFixed(0)} req/s, ` +
       `${((used * 1000) / requests).toFixed(1)} µs CPU per request, failed ${result.failed}`,
   );
 } finally {
-  await conduit.stop();
+  await server.stop();
   await upstream.stop();
 }

@@ -212,8 +212,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     breakers,
     retry: config.retry,
     onLatency: (target, ms) => latency.observe(target, ms),
-    onAfterAnswerError: (error) =>
-      log.error({ err: error }, 'recording, settling or caching a finished request failed'),
+    onAfterAnswerError: (error) => log.error({ err: error }, 'recording a finished request failed'),
     onKeyDisabled: (provider, keyIndex, error) =>
       alerts.send({
         type: 'key_disabled',

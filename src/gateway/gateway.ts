@@ -41,17 +41,16 @@ export interface GatewayDeps extends CallDeps {
   admitter: Admitter;
   cache: ResponseCache<CachedAnswer>;
   accountant: Accountant;
-  /** Recording, settling or caching a finished request threw (it is not retried). */
+  /** Recording a finished request threw (it is not retried). */
   onAfterAnswerError?(error: unknown): void;
 }
 
 /**
- * Runs what a finished request still owes (its usage record, log line and metrics, the
- * settlement of its limits and budget, the cache) once its answer is out: the jobs queued while
- * an answer is being made run together in the event loop's check phase, after the socket writes
- * of the same turn and before the next requests are read, so the next request still finds the
- * cache filled and its limits settled, and shutdown, which waits on sockets, finds them done.
- * Off the answer's path, they no longer add to its latency (about 20 µs at concurrency 1).
+ * Runs what a finished request still owes nobody waiting on it (its usage record, log line and
+ * metrics) once its answer is out: the jobs queued while answers are being made run together in
+ * the event loop's check phase, after the socket writes of the same turn; shutdown waits for
+ * them (`afterAnswersRun`) before it closes the usage store. Off the answer's path, they no
+ * longer add to its latency.
  */
 function createAfterAnswer(onError = (error: unknown): void => void error) {
   let jobs: (() => void)[] = [];
@@ -165,8 +164,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /**
-   * Steps 6–7 for an answer that came whole: its cost now (the answer carries it); recording,
-   * settling and caching once the answer is out (`afterAnswer`).
+   * Steps 6–7 for an answer that came whole: its cost (the answer carries it), the settlement
+   * of its limits and budget and the cache now; its record once the answer is out.
    */
   function finish(
     p: Prepared,
@@ -183,7 +182,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       target.model,
       response.model,
     );
-    afterAnswer(() => {
+    // Settled and cached now: the next operation of the same GraphQL document must see both.
+    void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
+    if (p.cacheKey)
+      void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
+    afterAnswer(() =>
       accountant.record(
         outcome(p, p.route.alias, stream, {
           provider: target.provider,
@@ -196,17 +199,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ttftMs,
           attempts,
         }),
-      );
-      void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
-      if (p.cacheKey)
-        void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
-    });
+      ),
+    );
     return { costUsd, latencyMs };
   }
 
   function recordHit(p: Prepared, hit: CachedAnswer, stream: boolean): number {
     const latencyMs = performance.now() - p.started;
-    afterAnswer(() => {
+    void p.admission.settle({ tokens: 0, costUsd: 0 });
+    afterAnswer(() =>
       accountant.record(
         outcome(p, p.route.alias, stream, {
           provider: hit.provider,
@@ -218,9 +219,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
           latencyMs,
           ttftMs: stream ? latencyMs : null,
         }),
-      );
-      void p.admission.settle({ tokens: 0, costUsd: 0 });
-    });
+      ),
+    );
     return latencyMs;
   }
 

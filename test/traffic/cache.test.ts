@@ -123,6 +123,27 @@ describe('the exact cache in memory', () => {
     expect(fake.upstream.calls.length).toBe(before + 1);
   });
 
+  it('answers the second of two equal mutations in one document from the cache', async () => {
+    const before = fake.upstream.calls.length;
+    const { body } = await gql(
+      gw.graphqlUrl,
+      /* GraphQL */ `
+        mutation ($input: CompletionInput!) {
+          first: complete(input: $input) {
+            cached
+          }
+          second: complete(input: $input) {
+            cached
+          }
+        }
+      `,
+      { input: input('cache: twice in one document') },
+      bearer(keys.a),
+    );
+    expect(body.data).toEqual({ first: { cached: false }, second: { cached: true } });
+    expect(fake.upstream.calls.length).toBe(before + 1);
+  });
+
   it('keys on every answer-changing parameter', async () => {
     const before = fake.upstream.calls.length;
     await complete(gw, keys.a, input('cache: params', { temperature: 0.1 }));
