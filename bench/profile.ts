@@ -2,7 +2,7 @@
  * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse|proxy|proxy-stream] [connections] [seconds] [DIR]`:
  * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
  * time per request (user + system, from /proc: robust to other load on the machine, unlike
- * req/s), and with DIR runs Conduit under --cpu-prof, writing the profile there.
+ * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
  */
 import { cannon } from './load.js';
 import { cpuMs, forkServer, startConduit } from './servers.js';
@@ -12,12 +12,10 @@ const [which = 'rest', connections = '16', seconds = '8', dir] = process.argv.sl
 
 const upstream = await forkServer('upstream.ts');
 const proxied = which.startsWith('proxy');
+const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 const server = proxied
-  ? await forkServer('proxy.ts', [upstream.url])
-  : await startConduit(
-      benchConfig(upstream.url),
-      dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
-    );
+  ? await forkServer('proxy.ts', [upstream.url], profile)
+  : await startConduit(benchConfig(upstream.url), profile);
 const targets = benchTargets(upstream.url, server.url, server.url);
 const target = {
   rest: targets.rest,

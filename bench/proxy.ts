@@ -59,3 +59,5 @@ server.listen(0, '127.0.0.1', () => {
   process.send?.({ port: (server.address() as AddressInfo).port });
 });
 process.on('disconnect', () => process.exit(0));
+// An orderly exit on SIGTERM, so that --cpu-prof (bench/profile.ts proxy … DIR) writes its profile.
+process.on('SIGTERM', () => process.exit(0));

@@ -29,10 +29,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Forks a bench/*.ts server and waits for the port it reports. */
-export async function forkServer(file: string, args: string[] = []): Promise<Child> {
+/** Forks a bench/*.ts server and waits for the port it reports; `nodeArgs` as startConduit's. */
+export async function forkServer(
+  file: string,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Promise<Child> {
   const child = fork(join(here, file), args, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeArgs],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const [message] = (await Promise.race([
