@@ -3,19 +3,31 @@
  * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
  * time per request (user + system, from /proc: robust to other load on the machine, unlike
  * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
+ * BENCH_DIST picks the build, as for bench/run.ts.
  */
 import { cannon } from './load.js';
+import { execFileSync } from 'node:child_process';
 import { cpuMs, forkServer, startConduit } from './servers.js';
 import { benchConfig, benchTargets, restBody } from './targets.js';
 
 const [which = 'rest', connections = '16', seconds = '8', dir] = process.argv.slice(2);
 
+/**
+ * BENCH_PIN=1: the server on CPU 0, the upstream and autocannon on CPU 1 (taskset), so the
+ * scheduler's placement stops moving the figure: steadier for a before/after.
+ */
+const pin = (pid: number, cpu: string) => {
+  if (process.env.BENCH_PIN) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)]);
+};
+pin(process.pid, '1');
 const upstream = await forkServer('upstream.ts');
+pin(upstream.pid, '1');
 const proxied = which.startsWith('proxy');
 const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 const server = proxied
   ? await forkServer('proxy.ts', [upstream.url], profile)
   : await startConduit(benchConfig(upstream.url), profile);
+pin(server.pid, '0');
 const targets = benchTargets(upstream.url, server.url, server.url);
 const target = {
   rest: targets.rest,
