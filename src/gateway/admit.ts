@@ -5,24 +5,31 @@
  * estimated cost and settles with the real cost, so concurrent requests cannot overspend.
  * Because every reservation is settled, the prompt is estimated from its characters
  * (`estimatePromptTokens`, leaning high), not run through the tokenizer on every request.
+ * Admission and settlement are flows over maybe-promises (`state/maybe.ts`): with limits and
+ * spend in memory they run through at once, with no promise made; over Redis they wait.
  */
 import type { ClientInfo } from '../auth.js';
 import type { Config, RateLimit } from '../config/schema.js';
 import type { Limiter, Reservation } from '../state/limits.js';
+import { all, run, wait, type Flow, type MaybePromise } from '../state/maybe.js';
 import { periodOf, type SpendCounters, type SpendPeriod } from '../state/spend.js';
 import { estimatePromptTokens } from '../usage/tokens.js';
 import { ErrorCodes, GatewayError } from './errors.js';
 import type { Caller, ChatRequest, Target } from './types.js';
 
 export interface Admission {
-  /** Settles every reservation with what the request really used (zeros when it failed). */
-  settle(actual: { tokens: number; costUsd: number }): Promise<void>;
+  /**
+   * Settles every reservation with what the request really used (zeros when it failed). Never
+   * fails: the stores report their own failures.
+   */
+  settle(actual: { tokens: number; costUsd: number }): MaybePromise<void>;
 }
 
 export interface Admitter {
-  admit(request: ChatRequest, caller: Caller, targets: readonly Target[]): Promise<Admission>;
+  /** The request's admission, or a GatewayError (RATE_LIMITED, BUDGET_EXCEEDED) thrown. */
+  admit(request: ChatRequest, caller: Caller, targets: readonly Target[]): MaybePromise<Admission>;
   /** Spent in the client's current budget period. */
-  spent(clientId: string): Promise<number>;
+  spent(clientId: string): MaybePromise<number>;
 }
 
 export interface BudgetAlert {
@@ -43,12 +50,12 @@ export interface AdmitterDeps {
   onBudgetAlert(alert: BudgetAlert): void;
 }
 
-const noop: Admission = { settle: async () => {} };
+const noop: Admission = { settle: () => {} };
 
 type Budget = NonNullable<NonNullable<ReturnType<AdmitterDeps['clients']>>['budget']>;
 
-/** Per spend-counter store (one per process): the client periods already primed. */
-const priming = new WeakMap<SpendCounters, Map<string, Promise<void>>>();
+/** Per spend-counter store (one per process): the client periods primed (or being primed). */
+const priming = new WeakMap<SpendCounters, Map<string, MaybePromise<void>>>();
 
 /** Compared in integer nano-dollars, as the counters count: 80% of $0.05 is reached at $0.04. */
 const reached = (spentUsd: number, threshold: number, budgetUsd: number): boolean =>
@@ -89,25 +96,28 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
    * reached are marked, so a restart does not alert them again. (Redis keeps its marks.) Once
    * per client and period for the process, shared across reloads.
    */
-  function primed(clientId: string, period: SpendPeriod, budget: Budget): Promise<void> {
+  function primed(clientId: string, period: SpendPeriod, budget: Budget): MaybePromise<void> {
     let done = priming.get(spend);
     if (!done) priming.set(spend, (done = new Map()));
     const key = `${clientId}:${period.key}`;
-    let once = done.get(key);
-    if (!once) {
-      once = (async () => {
-        const spentUsd = await spend.spent(clientId, period);
-        for (const threshold of budget.alertAt) {
-          if (reached(spentUsd, threshold, budget.usd))
-            await spend.markOnce(alertKey(clientId, period, threshold), ttl(period));
-        }
-      })();
-      done.set(key, once);
-    }
-    return once;
+    if (!done.has(key)) done.set(key, run(prime(clientId, period, budget)));
+    return done.get(key);
   }
 
-  async function limit(request: ChatRequest, caller: Caller, promptTokens: number) {
+  function* prime(clientId: string, period: SpendPeriod, budget: Budget): Flow<void> {
+    const spentUsd = yield* wait(spend.spent(clientId, period));
+    for (const threshold of budget.alertAt) {
+      if (reached(spentUsd, threshold, budget.usd))
+        yield spend.markOnce(alertKey(clientId, period, threshold), ttl(period));
+    }
+  }
+
+  /** Into every limiter that applies, or into none. */
+  function* limit(
+    request: ChatRequest,
+    caller: Caller,
+    promptTokens: number,
+  ): Flow<[Limiter, Reservation][]> {
     const checks: [Limiter, string][] = [];
     const client = perClient.get(caller.clientId);
     if (client) checks.push([client, caller.clientId]);
@@ -116,9 +126,9 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     const held: [Limiter, Reservation][] = [];
     const tokens = countsTokens ? promptTokens + (request.maxTokens ?? defaultMaxTokens) : 0;
     for (const [limiter, key] of checks) {
-      const decision = await limiter.check(key, { requests: 1, tokens });
+      const decision = yield* wait(limiter.check(key, { requests: 1, tokens }));
       if (!decision.ok) {
-        await Promise.all(held.map(([l, r]) => l.release(r)));
+        yield release(held);
         const seconds = Math.ceil(decision.retryAfterMs / 1000);
         const what =
           decision.limit.requests !== undefined
@@ -137,59 +147,76 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     return held;
   }
 
-  return {
-    async admit(request, caller, targets) {
-      if (!global && !perUser && !perClient.has(caller.clientId) && !budgeted) return noop;
-      const budget = deps.clients(caller.clientId)?.budget;
-      const promptTokens =
-        countsTokens || budget ? estimatePromptTokens(request.messages, request.tools) : 0;
-      const held = await limit(request, caller, promptTokens);
+  const release = (held: readonly [Limiter, Reservation][]) =>
+    all(held.map(([limiter, reservation]) => limiter.release(reservation)));
 
-      let period: SpendPeriod | undefined;
-      let reservedUsd = 0;
-      if (budget) {
-        period = periodOf(budget.period);
-        const price = targets.map((t) => deps.price(t)).find((p) => p !== undefined);
-        reservedUsd = price
-          ? promptTokens * price.input + (request.maxTokens ?? defaultMaxTokens) * price.output
-          : 0;
-        if (!config.redis) await primed(caller.clientId, period, budget);
-        const decision = await spend.reserve(caller.clientId, period, reservedUsd, budget.usd);
-        if (!decision.ok) {
-          await Promise.all(held.map(([l, r]) => l.release(r)));
-          throw new GatewayError(
-            ErrorCodes.BUDGET_EXCEEDED,
-            `the ${budget.period}ly budget of client "${caller.clientId}" ($${budget.usd}) is spent`,
-            { budgetUsd: budget.usd, spentUsd: decision.spentUsd },
-          );
-        }
+  function* admit(
+    request: ChatRequest,
+    caller: Caller,
+    targets: readonly Target[],
+    budget: Budget | undefined,
+  ): Flow<Admission> {
+    const promptTokens =
+      countsTokens || budget ? estimatePromptTokens(request.messages, request.tools) : 0;
+    const held = yield* limit(request, caller, promptTokens);
+
+    let period: SpendPeriod | undefined;
+    let reservedUsd = 0;
+    if (budget) {
+      period = periodOf(budget.period);
+      const price = targets.map((t) => deps.price(t)).find((p) => p !== undefined);
+      reservedUsd = price
+        ? promptTokens * price.input + (request.maxTokens ?? defaultMaxTokens) * price.output
+        : 0;
+      if (!config.redis) yield primed(caller.clientId, period, budget);
+      const decision = yield* wait(spend.reserve(caller.clientId, period, reservedUsd, budget.usd));
+      if (!decision.ok) {
+        yield release(held);
+        throw new GatewayError(
+          ErrorCodes.BUDGET_EXCEEDED,
+          `the ${budget.period}ly budget of client "${caller.clientId}" ($${budget.usd}) is spent`,
+          { budgetUsd: budget.usd, spentUsd: decision.spentUsd },
+        );
       }
+    }
+    return {
+      settle: (actual) => run(settle(caller.clientId, held, budget, period, reservedUsd, actual)),
+    };
+  }
 
-      return {
-        async settle({ tokens, costUsd }) {
-          await Promise.all(
-            held.map(([limiter, reservation]) => limiter.settle(reservation, tokens)),
-          );
-          if (!budget || !period) return;
-          await spend.settle(caller.clientId, period, reservedUsd, costUsd);
-          const spentUsd = await spend.spent(caller.clientId, period);
-          for (const threshold of budget.alertAt) {
-            if (!reached(spentUsd, threshold, budget.usd)) continue;
-            if (await spend.markOnce(alertKey(caller.clientId, period, threshold), ttl(period))) {
-              deps.onBudgetAlert({
-                clientId: caller.clientId,
-                threshold,
-                budgetUsd: budget.usd,
-                spentUsd,
-                period: period.key,
-              });
-            }
-          }
-        },
-      };
+  function* settle(
+    clientId: string,
+    held: readonly [Limiter, Reservation][],
+    budget: Budget | undefined,
+    period: SpendPeriod | undefined,
+    reservedUsd: number,
+    { tokens, costUsd }: { tokens: number; costUsd: number },
+  ): Flow<void> {
+    yield all(held.map(([limiter, reservation]) => limiter.settle(reservation, tokens)));
+    if (!budget || !period) return;
+    yield spend.settle(clientId, period, reservedUsd, costUsd);
+    const spentUsd = yield* wait(spend.spent(clientId, period));
+    for (const threshold of budget.alertAt) {
+      if (!reached(spentUsd, threshold, budget.usd)) continue;
+      if (yield* wait(spend.markOnce(alertKey(clientId, period, threshold), ttl(period)))) {
+        deps.onBudgetAlert({
+          clientId,
+          threshold,
+          budgetUsd: budget.usd,
+          spentUsd,
+          period: period.key,
+        });
+      }
+    }
+  }
+
+  return {
+    admit(request, caller, targets) {
+      if (!global && !perUser && !perClient.has(caller.clientId) && !budgeted) return noop;
+      return run(admit(request, caller, targets, deps.clients(caller.clientId)?.budget));
     },
 
-    async spent(clientId) {
+    spent(clientId) {
       const budget = deps.clients(clientId)?.budget;
       return spend.spent(clientId, periodOf(budget?.period ?? 'month'));
     },

@@ -151,7 +151,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   ): Promise<{ prepared: Prepared; hit: CachedAnswer | undefined }> {
     const request = normalizeRequest(input);
     const route = router.resolve(request.model, caller);
-    const admission = await admitter.admit(request, caller, route.targets);
+    const admitted = admitter.admit(request, caller, route.targets);
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey =
       config.cache.enabled && request.cache !== 'BYPASS'
         ? {

@@ -1,7 +1,9 @@
 /**
- * Rate limits over windows (requests and tokens), with rate-limiter-flexible: RateLimiterMemory
- * in one process, RateLimiterRedis shared by replicas with a RateLimiterMemory insurance limiter,
- * so a Redis outage keeps limiting (per process) instead of failing or opening the gate.
+ * Rate limits over windows (requests and tokens). Shared by replicas: rate-limiter-flexible's
+ * RateLimiterRedis, with a RateLimiterMemory insurance limiter, so a Redis outage keeps limiting
+ * (per process) instead of failing or opening the gate. In one process: fixed windows counted
+ * here as RateLimiterMemory counts them (a key's window starts with its first points), but
+ * answered at once rather than through a promise per window and call (see `maybe.ts`).
  *
  * rate-limiter-flexible rejects `consume()` with a `RateLimiterRes` when limited and with an
  * `Error` when the store fails; `check` turns both into one decision, here and nowhere else.
@@ -14,6 +16,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { RateLimit } from '../config/schema.js';
+import type { MaybePromise } from './maybe.js';
 import { asError, type RedisClient, type StoreErrorHandler } from './redis.js';
 
 /** What one request asks of the windows. */
@@ -25,12 +28,16 @@ export interface LimitCost {
 
 /** What `check` took, to correct with the real usage. Opaque to callers. */
 export interface Reservation {
-  readonly holds: readonly Hold[];
   readonly tokens: number;
 }
 
-interface Hold {
-  readonly window: Window;
+/** A reservation as a limiter keeps it: the points it put into each window. */
+interface Held<W> extends Reservation {
+  readonly holds: readonly Hold<W>[];
+}
+
+interface Hold<W> {
+  readonly window: W;
   readonly key: string;
   readonly points: number;
   /** When the window the points went into resets; a correction after it would credit the next. */
@@ -40,16 +47,17 @@ interface Hold {
 export type LimitDecision =
   { ok: true; reservation: Reservation } | { ok: false; retryAfterMs: number; limit: RateLimit };
 
+/** In memory every answer is in hand at once; from Redis it is a promise. */
 export interface Limiter {
   /** Admits the request into every window, or into none (what was taken is given back). */
-  check(key: string, cost: LimitCost): Promise<LimitDecision>;
+  check(key: string, cost: LimitCost): MaybePromise<LimitDecision>;
   /** Corrects the token windows from the estimate to `actualTokens` (reward or penalty). */
-  settle(reservation: Reservation, actualTokens: number): Promise<void>;
+  settle(reservation: Reservation, actualTokens: number): MaybePromise<void>;
   /**
    * Gives back everything `check` took (its request and its tokens), for a request refused by a
    * later step (another limiter, the budget). A released reservation settles to nothing.
    */
-  release(reservation: Reservation): Promise<void>;
+  release(reservation: Reservation): MaybePromise<void>;
 }
 
 export interface LimiterOptions {
@@ -65,7 +73,52 @@ export interface LimiterOptions {
 interface Window {
   readonly kind: 'requests' | 'tokens';
   readonly limit: RateLimit;
+  /** The window's size: the limit's requests or tokens. */
+  readonly points: number;
+}
+
+interface RedisWindow extends Window {
   readonly limiter: RateLimiterAbstract;
+}
+
+interface MemoryWindow extends Window {
+  readonly counts: FixedWindows;
+}
+
+/** The points of a request in a window: its one request, or its tokens. */
+const pointsIn = (window: Window, cost: { requests: number; tokens: number }): number =>
+  window.kind === 'requests' ? cost.requests : cost.tokens;
+
+/** One window's counts per key, in this process. */
+class FixedWindows {
+  readonly #counts = new Map<string, { value: number; resetsAt: number }>();
+  #sweepAt = 0;
+
+  constructor(private readonly durationMs: number) {}
+
+  /** Adds points to the key's window (a new one when the last has ended); returns the window. */
+  add(key: string, points: number, now: number): { value: number; resetsAt: number } {
+    if (now >= this.#sweepAt) this.#sweep(now);
+    let window = this.#counts.get(key);
+    if (!window || window.resetsAt <= now) {
+      window = { value: 0, resetsAt: now + this.durationMs };
+      this.#counts.set(key, window);
+    }
+    window.value += points;
+    return window;
+  }
+
+  /** Corrects the window that ends at `until`, if it has not ended: a later one owes nothing. */
+  adjust(key: string, points: number, until: number, now: number): void {
+    const window = this.#counts.get(key);
+    if (window && window.resetsAt === until && until > now) window.value += points;
+  }
+
+  /** Forgets ended windows, at most once per window length: memory stays bounded by live keys. */
+  #sweep(now: number): void {
+    for (const [key, window] of this.#counts) if (window.resetsAt <= now) this.#counts.delete(key);
+    this.#sweepAt = now + this.durationMs;
+  }
 }
 
 /** Counts in memory when the Redis limiter it insures cannot reach Redis, and says so. */
@@ -91,30 +144,90 @@ class InsuranceLimiter extends RateLimiterMemory {
 }
 
 export function createLimiter(options: LimiterOptions): Limiter {
-  const { redis, prefix } = options;
+  return options.redis
+    ? createRedisLimiter(options.redis, options)
+    : createMemoryLimiter(windowsOf(options.limits));
+}
+
+function createMemoryLimiter(windows: readonly Window[]): Limiter {
+  const counted: MemoryWindow[] = windows.map((window) => ({
+    ...window,
+    counts: new FixedWindows(window.limit.perSeconds * 1000),
+  }));
+  const released = new WeakSet<Reservation>();
+  const giveBack = (holds: readonly Hold<MemoryWindow>[], now: number): void => {
+    for (const { window, key, points, until } of holds)
+      window.counts.adjust(key, -points, until, now);
+  };
+
+  return {
+    check(key, cost) {
+      const asked = { requests: cost.requests, tokens: Math.max(0, Math.ceil(cost.tokens)) };
+      const now = Date.now();
+      const holds: Hold<MemoryWindow>[] = [];
+      let refusal: { retryAfterMs: number; limit: RateLimit } | undefined;
+      for (const window of counted) {
+        const points = pointsIn(window, asked);
+        if (points <= 0) continue;
+        const { value, resetsAt } = window.counts.add(key, points, now);
+        holds.push({ window, key, points, until: resetsAt });
+        if (value > window.points) {
+          const retryAfterMs = Math.max(resetsAt - now, 1);
+          if (!refusal || retryAfterMs > refusal.retryAfterMs) {
+            refusal = { retryAfterMs, limit: window.limit };
+          }
+        }
+      }
+      if (refusal) {
+        giveBack(holds, now);
+        return { ok: false, retryAfterMs: refusal.retryAfterMs, limit: refusal.limit };
+      }
+      const reservation: Held<MemoryWindow> = { holds, tokens: asked.tokens };
+      return { ok: true, reservation };
+    },
+
+    settle(reservation, actualTokens) {
+      if (released.has(reservation)) return;
+      const { holds, tokens } = reservation as Held<MemoryWindow>;
+      const delta = Math.max(0, Math.ceil(actualTokens)) - tokens;
+      if (delta === 0) return;
+      const now = Date.now();
+      for (const { window, key, until } of holds) {
+        if (window.kind === 'tokens') window.counts.adjust(key, delta, until, now);
+      }
+    },
+
+    release(reservation) {
+      if (released.has(reservation)) return;
+      released.add(reservation);
+      giveBack((reservation as Held<MemoryWindow>).holds, Date.now());
+    },
+  };
+}
+
+function createRedisLimiter(redis: RedisClient, options: LimiterOptions): Limiter {
+  const { prefix } = options;
   const report = (error: unknown): void => options.onStoreError?.(asError(error));
-  const windows = windowsOf(options.limits).map(({ kind, limit, points }): Window => {
+  const windows = windowsOf(options.limits).map((window): RedisWindow => {
     const base = {
-      keyPrefix: `${prefix}:${kind}:${points}/${limit.perSeconds}s`,
-      points,
-      duration: limit.perSeconds,
+      keyPrefix: `${prefix}:${window.kind}:${window.points}/${window.limit.perSeconds}s`,
+      points: window.points,
+      duration: window.limit.perSeconds,
     };
-    const limiter = redis
-      ? new RateLimiterRedis({
-          ...base,
-          storeClient: redis,
-          useRedisPackage: true,
-          rejectIfRedisNotReady: true,
-          insuranceLimiter: new InsuranceLimiter(base, () =>
-            report(new Error(`Redis unavailable: rate limit ${base.keyPrefix} counted in memory`)),
-          ),
-        })
-      : new RateLimiterMemory(base);
-    return { kind, limit, limiter };
+    const limiter = new RateLimiterRedis({
+      ...base,
+      storeClient: redis,
+      useRedisPackage: true,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new InsuranceLimiter(base, () =>
+        report(new Error(`Redis unavailable: rate limit ${base.keyPrefix} counted in memory`)),
+      ),
+    });
+    return { ...window, limiter };
   });
 
   /** Gives points back; a failure is reported and the window over-counts until it resets. */
-  const giveBack = async (window: Window, key: string, points: number): Promise<void> => {
+  const giveBack = async (window: RedisWindow, key: string, points: number): Promise<void> => {
     await window.limiter.reward(key, points).catch(report);
   };
 
@@ -124,15 +237,18 @@ export function createLimiter(options: LimiterOptions): Limiter {
     async check(key, cost) {
       const tokens = Math.max(0, Math.ceil(cost.tokens));
       const asked = windows
-        .map((window) => ({ window, points: window.kind === 'requests' ? cost.requests : tokens }))
+        .map((window) => ({
+          window,
+          points: pointsIn(window, { requests: cost.requests, tokens }),
+        }))
         .filter(({ points }) => points > 0);
       const results = await Promise.allSettled(
         asked.map(({ window, points }) => window.limiter.consume(key, points)),
       );
 
       const now = Date.now();
-      const holds: Hold[] = [];
-      const taken: { window: Window; points: number }[] = [];
+      const holds: Hold<RedisWindow>[] = [];
+      const taken: { window: RedisWindow; points: number }[] = [];
       let refusal: { retryAfterMs: number; limit: RateLimit } | undefined;
       results.forEach((result, i) => {
         const { window, points } = asked[i]!;
@@ -155,16 +271,18 @@ export function createLimiter(options: LimiterOptions): Limiter {
         await Promise.all(taken.map(({ window, points }) => giveBack(window, key, points)));
         return { ok: false, ...refusal };
       }
-      return { ok: true, reservation: { holds, tokens } };
+      const reservation: Held<RedisWindow> = { holds, tokens };
+      return { ok: true, reservation };
     },
 
     async settle(reservation, actualTokens) {
       if (released.has(reservation)) return;
-      const delta = Math.max(0, Math.ceil(actualTokens)) - reservation.tokens;
+      const { holds, tokens } = reservation as Held<RedisWindow>;
+      const delta = Math.max(0, Math.ceil(actualTokens)) - tokens;
       if (delta === 0) return;
       const now = Date.now();
       await Promise.all(
-        reservation.holds
+        holds
           .filter(({ window, until }) => window.kind === 'tokens' && until > now)
           .map(({ window, key }) =>
             (delta > 0 ? window.limiter.penalty(key, delta) : window.limiter.reward(key, -delta))
@@ -179,7 +297,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       released.add(reservation);
       const now = Date.now();
       await Promise.all(
-        reservation.holds
+        (reservation as Held<RedisWindow>).holds
           .filter(({ until }) => until > now)
           .map(({ window, key, points }) => giveBack(window, key, points)),
       );
@@ -188,9 +306,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
 }
 
 /** One window per limit and kind; an exact duplicate would count twice in one key, so once. */
-function windowsOf(limits: readonly RateLimit[]) {
+function windowsOf(limits: readonly RateLimit[]): Window[] {
   const seen = new Set<string>();
-  const out: { kind: Window['kind']; limit: RateLimit; points: number }[] = [];
+  const out: Window[] = [];
   for (const limit of limits) {
     for (const kind of ['requests', 'tokens'] as const) {
       const points = limit[kind];

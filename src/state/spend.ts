@@ -6,6 +6,7 @@
  * If Redis fails, this process goes on with an in-memory copy (the last values Redis gave it plus
  * what it reserves meanwhile), reports the failure, and uses Redis again as soon as it answers.
  */
+import { andThen, type MaybePromise } from './maybe.js';
 import { asError, type RedisClient, type StoreErrorHandler } from './redis.js';
 
 export type BudgetPeriod = 'day' | 'week' | 'month';
@@ -20,6 +21,7 @@ export interface SpendPeriod {
 
 export type SpendDecision = { ok: true } | { ok: false; spentUsd: number };
 
+/** In memory every answer is in hand at once (see `maybe.ts`); from Redis it is a promise. */
 export interface SpendCounters {
   /** Adds `usd` unless the total would pass `limitUsd` (or already reached it). */
   reserve(
@@ -27,19 +29,19 @@ export interface SpendCounters {
     period: SpendPeriod,
     usd: number,
     limitUsd: number,
-  ): Promise<SpendDecision>;
+  ): MaybePromise<SpendDecision>;
   /** Replaces a reservation by what the request really cost. */
   settle(
     clientId: string,
     period: SpendPeriod,
     reservedUsd: number,
     actualUsd: number,
-  ): Promise<void>;
-  spent(clientId: string, period: SpendPeriod): Promise<number>;
+  ): MaybePromise<void>;
+  spent(clientId: string, period: SpendPeriod): MaybePromise<number>;
   /** Starts the counter at `usd` (from the usage store) unless it exists; true if this call did. */
-  seed(clientId: string, period: SpendPeriod, usd: number): Promise<boolean>;
+  seed(clientId: string, period: SpendPeriod, usd: number): MaybePromise<boolean>;
   /** True the first time `key` is marked, across every replica, within `ttlMs`. */
-  markOnce(key: string, ttlMs?: number): Promise<boolean>;
+  markOnce(key: string, ttlMs?: number): MaybePromise<boolean>;
 }
 
 export interface SpendOptions {
@@ -90,12 +92,19 @@ function computePeriod(period: BudgetPeriod, now: Date): SpendPeriod {
 
 /** The operations both stores offer, on integer nano-dollars and full keys. */
 interface Store {
-  reserve(key: string, amount: number, limit: number, expireAt: number): Promise<[boolean, number]>;
-  add(key: string, amount: number, expireAt: number): Promise<number>;
-  get(key: string): Promise<number>;
-  setIfAbsent(key: string, amount: number, expireAt: number): Promise<boolean>;
-  mark(key: string, expireAt: number): Promise<boolean>;
+  reserve(
+    key: string,
+    amount: number,
+    limit: number,
+    expireAt: number,
+  ): MaybePromise<[boolean, number]>;
+  add(key: string, amount: number, expireAt: number): MaybePromise<number>;
+  get(key: string): MaybePromise<number>;
+  setIfAbsent(key: string, amount: number, expireAt: number): MaybePromise<boolean>;
+  mark(key: string, expireAt: number): MaybePromise<boolean>;
 }
+
+const reserved: SpendDecision = Object.freeze({ ok: true });
 
 export function createSpendCounters(options: SpendOptions = {}): SpendCounters {
   const { redis, prefix = 'conduit:spend', graceMs = day } = options;
@@ -106,21 +115,19 @@ export function createSpendCounters(options: SpendOptions = {}): SpendCounters {
   const expiry = (period: SpendPeriod) => period.endsAt + graceMs;
 
   return {
-    async reserve(clientId, period, usd, limitUsd) {
-      const [ok, total] = await store.reserve(
-        keyOf(clientId, period),
-        nanos(usd),
-        nanos(limitUsd),
-        expiry(period),
+    reserve(clientId, period, usd, limitUsd) {
+      return andThen(
+        store.reserve(keyOf(clientId, period), nanos(usd), nanos(limitUsd), expiry(period)),
+        ([ok, total]): SpendDecision => (ok ? reserved : { ok: false, spentUsd: usdOf(total) }),
       );
-      return ok ? { ok: true } : { ok: false, spentUsd: usdOf(total) };
     },
-    async settle(clientId, period, reservedUsd, actualUsd) {
+    settle(clientId, period, reservedUsd, actualUsd) {
       const delta = nanos(actualUsd) - nanos(reservedUsd);
-      if (delta !== 0) await store.add(keyOf(clientId, period), delta, expiry(period));
+      if (delta === 0) return;
+      return andThen(store.add(keyOf(clientId, period), delta, expiry(period)), () => undefined);
     },
-    async spent(clientId, period) {
-      return usdOf(await store.get(keyOf(clientId, period)));
+    spent(clientId, period) {
+      return andThen(store.get(keyOf(clientId, period)), usdOf);
     },
     seed(clientId, period, usd) {
       return store.setIfAbsent(keyOf(clientId, period), nanos(usd), expiry(period));
@@ -149,26 +156,26 @@ function memoryStore(): Store & { put(key: string, value: number, expireAt: numb
   };
   return {
     put,
-    async reserve(key, amount, limit, expireAt) {
+    reserve(key, amount, limit, expireAt) {
       const current = live(key)?.value ?? 0;
       if (current >= limit || current + amount > limit) return [false, current];
       put(key, current + amount, expireAt);
       return [true, current + amount];
     },
-    async add(key, amount, expireAt) {
+    add(key, amount, expireAt) {
       const total = (live(key)?.value ?? 0) + amount;
       put(key, total, expireAt);
       return total;
     },
-    async get(key) {
+    get(key) {
       return live(key)?.value ?? 0;
     },
-    async setIfAbsent(key, amount, expireAt) {
+    setIfAbsent(key, amount, expireAt) {
       if (live(key)) return false;
       put(key, amount, expireAt);
       return true;
     },
-    async mark(key, expireAt) {
+    mark(key, expireAt) {
       if (live(key)) return false;
       put(key, 1, expireAt);
       return true;
@@ -232,7 +239,7 @@ function insured(
   onStoreError: StoreErrorHandler | undefined,
 ): Store {
   async function attempt<T>(
-    run: (store: Store) => Promise<T>,
+    run: (store: Store) => MaybePromise<T>,
     mirror: (value: T) => void,
   ): Promise<T> {
     let value: T;
