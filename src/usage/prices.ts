@@ -94,8 +94,24 @@ export const BUILT_IN_PRICES: Readonly<Record<string, Price>> = {
  */
 const snapshotSuffix = /^-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest)$/;
 
+/**
+ * Model ids already looked up. A dated id (`gpt-4o-mini-2024-07-18`, what OpenAI answers with)
+ * is matched against every base id (~0.5 µs), on every answer: remembered instead. Bounded, as
+ * the ids come from upstream answers.
+ */
+const found = new Map<string, Price | undefined>();
+const maxFound = 1_000;
+
 /** The entry for an upstream model id: exact, else the longest base id it is a snapshot of. */
 export function findBuiltIn(model: string): Price | undefined {
+  if (found.has(model)) return found.get(model);
+  if (found.size >= maxFound) found.clear();
+  const price = matchBuiltIn(model);
+  found.set(model, price);
+  return price;
+}
+
+function matchBuiltIn(model: string): Price | undefined {
   const id = model.startsWith('models/') ? model.slice('models/'.length) : model;
   const exact = BUILT_IN_PRICES[id];
   if (exact) return exact;
