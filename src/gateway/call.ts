@@ -223,7 +223,7 @@ async function tryWithKeys<T>(
   attempts: Attempt[],
   run: (provider: Provider, call: ProviderCall) => Promise<T>,
 ): Promise<T> {
-  const tried = new Set<number>();
+  let tried: Set<number> | undefined; // made when a key fails
   let lastError: UpstreamError | undefined;
   for (;;) {
     const key = await deps.keys.next(provider.name, tried);
@@ -265,7 +265,7 @@ async function tryWithKeys<T>(
         (failure.kind !== 'rate_limited' && failure.kind !== 'auth' && failure.kind !== 'quota')
       )
         throw failure;
-      tried.add(key.index);
+      (tried ??= new Set()).add(key.index);
       lastError = failure;
       if (failure.kind === 'auth') {
         await deps.keys.disable(provider.name, key.index);
