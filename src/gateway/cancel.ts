@@ -53,3 +53,18 @@ export class Cancel extends EventEmitter implements CancelSignal {
     return this.#native.signal;
   }
 }
+
+/** A response as `cancelWhenGone` needs it (node:http's ServerResponse). */
+interface Answer {
+  readonly writableFinished: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** A request's Cancel, aborted when its client goes away before the answer is written. */
+export function cancelWhenGone(res: Answer): Cancel {
+  const cancel = new Cancel();
+  res.once('close', () => {
+    if (!res.writableFinished) cancel.abort();
+  });
+  return cancel;
+}

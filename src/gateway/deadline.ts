@@ -29,11 +29,11 @@ export function startDeadline(client: AbortSignal | Cancel, ms: number): Deadlin
   return deadline(cancel, () => client.removeEventListener('abort', onClientAbort), ms);
 }
 
-function deadline(controller: Cancel, release: (() => void) | undefined, ms: number): Deadline {
+function deadline(cancel: Cancel, release: (() => void) | undefined, ms: number): Deadline {
   let expired = false;
   let timer: NodeJS.Timeout | undefined = setTimeout(() => {
     expired = true;
-    controller.abort(new DOMException(`the request's deadline of ${ms} ms passed`, 'TimeoutError'));
+    cancel.abort(new DOMException(`the request's deadline of ${ms} ms passed`, 'TimeoutError'));
   }, ms);
   const stopTimer = () => {
     if (timer === undefined) return;
@@ -41,12 +41,12 @@ function deadline(controller: Cancel, release: (() => void) | undefined, ms: num
     timer = undefined;
   };
   return {
-    signal: controller,
+    signal: cancel,
     get expired() {
       return expired;
     },
     abort() {
-      controller.abort(new DOMException('the client went away', 'AbortError'));
+      cancel.abort(new DOMException('the client went away', 'AbortError'));
     },
     stopTimer,
     clear() {

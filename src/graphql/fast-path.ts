@@ -28,7 +28,7 @@ import {
   isAsyncIterable,
   processRegularResult,
 } from 'graphql-yoga';
-import { Cancel } from '../gateway/cancel.js';
+import { cancelWhenGone } from '../gateway/cancel.js';
 import { maskError } from './errors.js';
 import type { ConduitYoga } from './yoga.js';
 
@@ -118,10 +118,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  * with its Cancel, which the gateway then uses as the request's own (one, not two).
  */
 function requestOf(req: IncomingMessage, res: ServerResponse): Request {
-  const cancel = new Cancel();
-  res.once('close', () => {
-    if (!res.writableFinished) cancel.abort();
-  });
+  const cancel = cancelWhenGone(res);
   const headers = {
     get: (name: string) => {
       const value = req.headers[name.toLowerCase()];

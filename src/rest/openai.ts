@@ -8,7 +8,7 @@
  * @see https://platform.openai.com/docs/api-reference
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Cancel } from '../gateway/cancel.js';
+import { cancelWhenGone } from '../gateway/cancel.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
@@ -38,7 +38,7 @@ export async function handleOpenAI(
       if (body === tooLarge) return send(res, bodyTooLarge());
       const cacheHeader = req.headers['x-conduit-cache'];
       const call = toChatCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
-      const signal = clientSignal(res);
+      const signal = cancelWhenGone(res);
       if (call.stream) return await streamChat(services, caller, call, res, signal);
       return send(res, await completeChat(services, caller, call, signal));
     }
@@ -46,7 +46,7 @@ export async function handleOpenAI(
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
       const body = await readJson(req);
       if (body === tooLarge) return send(res, bodyTooLarge());
-      return send(res, await createEmbeddings(services, caller, body, clientSignal(res)));
+      return send(res, await createEmbeddings(services, caller, body, cancelWhenGone(res)));
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (method !== 'GET') return send(res, notAllowed(method, path, 'GET'));
@@ -145,16 +145,4 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
     req.once('end', onEnd);
     req.once('error', reject);
   });
-}
-
-/**
- * The request's Cancel, aborted when the client goes away before its answer is written; the
- * gateway aborts it too when the deadline passes.
- */
-function clientSignal(res: ServerResponse): Cancel {
-  const cancel = new Cancel();
-  res.once('close', () => {
-    if (!res.writableFinished) cancel.abort();
-  });
-  return cancel;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLimiter } from '../../src/state/limits.js';
 import { createRedis } from '../../src/state/redis.js';
 import { describeRedis, redisUrl, useRedis } from '../helpers/redis.js';
@@ -6,6 +6,27 @@ import { limiterSuite } from '../helpers/store-suite.js';
 
 describe('Limiter in memory', () => {
   limiterSuite((ns, limits) => createLimiter({ prefix: ns, limits }));
+
+  afterEach(() => vi.useRealTimers());
+
+  it('opens a new window once the last has ended, and corrects only the window it took from', async () => {
+    vi.useFakeTimers({ now: new Date('2026-11-29T12:00:00Z'), toFake: ['Date'] });
+    const limiter = createLimiter({ prefix: 'windows', limits: [{ tokens: 100, perSeconds: 60 }] });
+    const first = await limiter.check('k', { requests: 1, tokens: 100 });
+    if (!first.ok) throw new Error('first check refused');
+    const refused = await limiter.check('k', { requests: 1, tokens: 1 });
+    expect(refused).toMatchObject({ ok: false, retryAfterMs: 60_000 });
+
+    vi.setSystemTime(new Date('2026-11-29T12:00:59.999Z'));
+    expect((await limiter.check('k', { requests: 1, tokens: 1 })).ok).toBe(false);
+    vi.setSystemTime(new Date('2026-11-29T12:01:00Z'));
+    const second = await limiter.check('k', { requests: 1, tokens: 90 });
+    expect(second.ok).toBe(true);
+    // The first reservation's window has ended: settling it to 0 must not credit the new one.
+    await limiter.settle(first.reservation, 0);
+    expect((await limiter.check('k', { requests: 1, tokens: 11 })).ok).toBe(false);
+    expect((await limiter.check('k', { requests: 1, tokens: 10 })).ok).toBe(true);
+  });
 });
 
 describeRedis('Limiter in Redis', () => {
