@@ -264,7 +264,7 @@ function memoryStore(): Store & { put(key: string, value: number, expireAt: numb
 
 /**
  * `fit` and the add in one step; the expiry is set once, when the counter is created. The amount
- * is written with %.0f: Lua's own number-to-string turns 1e14 into `1e+14`, which INCRBY refuses.
+ * goes to INCRBY as integer digits (%.0f), never in a float's notation, which it refuses.
  */
 const reserveScript = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local fixed = tonumber(ARGV[1])
