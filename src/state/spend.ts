@@ -131,11 +131,7 @@ function computePeriod(period: BudgetPeriod, now: Date): SpendPeriod {
  * once `fixed` is taken, up to `most`; -1 when fewer than `least` fit or the limit is reached.
  * In nano-dollars; `perToken` may have a fraction. The Lua of `reserveScript` does the same.
  */
-function fit(
-  current: number,
-  { fixed, perToken, most, least }: Ask,
-  limit: number,
-): number {
+function fit(current: number, { fixed, perToken, most, least }: Ask, limit: number): number {
   const room = limit - current - fixed;
   if (current >= limit || room < 0) return -1;
   let tokens = perToken > 0 ? Math.min(most, Math.floor(room / perToken)) : most;
@@ -151,8 +147,7 @@ interface Ask {
   least: number;
 }
 
-const amountOf = (ask: Ask, tokens: number): number =>
-  ask.fixed + Math.ceil(tokens * ask.perToken);
+const amountOf = (ask: Ask, tokens: number): number => ask.fixed + Math.ceil(tokens * ask.perToken);
 
 /** The operations both stores offer, on integer nano-dollars and full keys. */
 interface Store {

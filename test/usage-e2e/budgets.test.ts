@@ -300,9 +300,7 @@ describe('a budget is a hard cap', () => {
     expect((await askCapped(gw, 138)).data.complete.costUsd).toBeCloseTo(0.07, 12);
 
     const answers = await Promise.all(Array.from({ length: 15 }, () => askCapped(gw, 128)));
-    expect(answers.map((a) => a.errors?.[0].message ?? 'served')).toEqual(
-      Array(15).fill('served'),
-    );
+    expect(answers.map((a) => a.errors?.[0].message ?? 'served')).toEqual(Array(15).fill('served'));
     // 14 whole asks ($0.91), and the last one the $0.02 left: the prompt and 38 tokens.
     const ceilings = upstream.ceilings().slice(1);
     expect(ceilings.sort((a, b) => b! - a!)).toEqual([...Array(14).fill(128), 38]);
@@ -323,6 +321,40 @@ describe('a budget is a hard cap', () => {
     // What is left pays for no useful answer: refused before any call.
     expect((await askCapped(gw, 100_000)).errors?.[0].extensions.code).toBe('BUDGET_EXCEEDED');
     expect(upstream.ceilings()).toEqual([1998]);
+  });
+});
+
+describe('an answer cut short by a budget', () => {
+  it('is not cached for a client that asked for no such ceiling', async () => {
+    const upstream = await startVerboseOpenAI(0);
+    const gw = await startConduit({
+      providers: { up: { type: 'openai', baseUrl: upstream.baseUrl, keys: ['sk-up-cap'] } },
+      pricing: { 'up/gpt-4o-mini': { input: 10, output: 50 } },
+      cache: { scope: 'global' },
+      clients: [
+        { id: 'capped', key: CAP_KEY, budget: { usd: 0.01, period: 'day' } },
+        { id: 'free', key: 'ck-free-0001' },
+      ],
+      retry: { attempts: 1 },
+    });
+    const ask = (key: string) =>
+      gql(
+        gw.graphqlUrl,
+        COMPLETE,
+        {
+          input: {
+            model: 'up/gpt-4o-mini',
+            messages: [{ role: 'USER', content: PROMPT[0]!.content }],
+          },
+        },
+        bearer(key),
+      ).then((r) => r.body.data.complete);
+    // $0.01 pays for 198 tokens: the answer stops there.
+    expect((await ask(CAP_KEY)).usage.completionTokens).toBe(198);
+    const whole = await ask('ck-free-0001');
+    expect(whole.cached).toBe(false);
+    expect(whole.usage.completionTokens).toBe(20_000);
+    expect(upstream.ceilings()).toEqual([198, undefined]);
   });
 });
 
