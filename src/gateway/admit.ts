@@ -260,9 +260,17 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
       );
       if (!decision.ok) {
         yield release(held);
+        const left = budget.usd - decision.spentUsd;
+        const least = capped
+          ? ` and an answer of ${Math.min(minAnswerTokens, answerTokens)} tokens`
+          : '';
+        const why =
+          left > 0
+            ? `has $${Number(left.toFixed(6))} left, too little for this prompt${least}`
+            : 'is spent';
         throw new GatewayError(
           ErrorCodes.BUDGET_EXCEEDED,
-          `the ${periodAdjectives[budget.period]} budget of client "${caller.clientId}" ($${budget.usd}) is spent`,
+          `the ${periodAdjectives[budget.period]} budget of client "${caller.clientId}" ($${budget.usd}) ${why}`,
           { budgetUsd: budget.usd, spentUsd: decision.spentUsd },
         );
       }

@@ -315,11 +315,20 @@ describe('a budget is a hard cap', () => {
     const database = createSqliteDatabase();
     onDispose(() => database.drop());
     const upstream = await startVerboseOpenAI(0);
-    const gw = await startCapped({ baseUrl: upstream.baseUrl, url: database.url, usd: 0.1, price });
-    // $0.1 pays for the prompt ($0.0001) and 1,998 tokens, not 100,000.
+    const gw = await startCapped({
+      baseUrl: upstream.baseUrl,
+      url: database.url,
+      usd: 0.10002,
+      price,
+    });
+    // $0.10002 pays for the prompt ($0.0001) and 1,998 tokens, not 100,000.
     expect((await askCapped(gw, 100_000)).data.complete.usage.completionTokens).toBe(1998);
-    // What is left pays for no useful answer: refused before any call.
-    expect((await askCapped(gw, 100_000)).errors?.[0].extensions.code).toBe('BUDGET_EXCEEDED');
+    // What is left pays for no useful answer: refused before any call, saying why.
+    const refused = (await askCapped(gw, 100_000)).errors?.[0];
+    expect(refused.extensions.code).toBe('BUDGET_EXCEEDED');
+    expect(refused.message).toBe(
+      'the daily budget of client "capped" ($0.10002) has $0.00002 left, too little for this prompt and an answer of 16 tokens',
+    );
     expect(upstream.ceilings()).toEqual([1998]);
   });
 });
