@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { estimatePromptTokens } from '../../src/usage/tokens.js';
-import { isRecord, openaiCompletion, resolveReply } from '../fakes/openai.js';
+import { createOpenAIFake, isRecord, openaiCompletion, resolveReply } from '../fakes/openai.js';
 import { gql, startConduit, type TestConduit } from '../helpers/conduit.js';
 import { describeEachDatabase, createSqliteDatabase } from '../helpers/databases.js';
 import { onDispose } from '../helpers/dispose.js';
@@ -330,6 +330,31 @@ describe('a budget is a hard cap', () => {
       'the daily budget of client "capped" ($0.10002) has $0.00002 left, too little for this prompt and an answer of 16 tokens',
     );
     expect(upstream.ceilings()).toEqual([1998]);
+  });
+});
+
+describe('a streamed answer under a budget', () => {
+  it('carries the ceiling the budget pays for too', async () => {
+    const fake = await createOpenAIFake();
+    onDispose(() => fake.close());
+    const gw = await startCapped({
+      baseUrl: fake.baseUrl,
+      url: 'sqlite::memory:',
+      usd: 0.01,
+      price: { input: 10, output: 50 },
+    });
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(CAP_KEY) },
+      body: JSON.stringify({ model: 'up/gpt-4o-mini', messages: PROMPT, stream: true }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('data: [DONE]');
+    // $0.01 less the prompt pays for 198 tokens.
+    expect(fake.upstream.calls[0]!.json).toMatchObject({
+      stream: true,
+      max_completion_tokens: 198,
+    });
   });
 });
 
