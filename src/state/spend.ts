@@ -4,7 +4,7 @@
  * reserve past a limit. Amounts are counted in integer nano-dollars: no float drift in the check.
  * A request reserves its prompt and as many answer tokens as the room left pays for (up to what
  * it asks): the room is read and taken in the same step, so the answer's ceiling it is given can
- * be sent upstream, and concurrent requests, on one replica or several, never overspend.
+ * be sent upstream, and concurrent requests, on one replica or several, never reserve past it.
  *
  * If Redis fails, this process goes on with an in-memory copy (the last values Redis gave it plus
  * what it reserves meanwhile), reports the failure, and uses Redis again as soon as it answers.
