@@ -80,6 +80,11 @@ const client = z
         usd: z.number().nonnegative(),
         period: z.enum(['day', 'week', 'month']).default('month'),
         alertAt: z.array(z.number().positive().max(1)).default([0.8, 1]),
+        /**
+         * The answer's ceiling (maxTokens sent upstream) for a request of this client that gives
+         * none, lowered to what the budget still pays for. @default 4096
+         */
+        maxTokens: positiveInt.default(4096),
       })
       .optional(),
   })

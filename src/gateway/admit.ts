@@ -1,8 +1,11 @@
 /**
  * Step 2: admission. Rate limits (global, per client, per end user: requests and tokens over
  * several windows) and the client's budget. A token limit reserves an estimate (the prompt's
- * tokens, plus maxTokens or a default) and settles with the real usage; a budget reserves the
- * estimated cost and settles with the real cost, so concurrent requests cannot overspend.
+ * tokens, plus maxTokens or a default) and settles with the real usage. A budget is a hard cap:
+ * it reserves the prompt's estimated cost and an answer ceiling (what the client asked, else the
+ * budget's `maxTokens`, lowered to what the room left after other reservations pays for), and
+ * that ceiling is the maxTokens sent upstream; it settles with the real cost. So concurrent
+ * requests, on any number of replicas, overspend by the prompt estimate's error at most.
  * Because every reservation is settled, the prompt is estimated from its characters
  * (`estimatePromptTokens`, leaning high), not run through the tokenizer on every request.
  * Admission and settlement are flows over maybe-promises (`state/maybe.ts`): with limits and
@@ -14,10 +17,15 @@ import type { Limiter, Reservation } from '../state/limits.js';
 import { all, run, wait, type Flow, type MaybePromise } from '../state/maybe.js';
 import { periodOf, type SpendCounters, type SpendPeriod } from '../state/spend.js';
 import { estimatePromptTokens } from '../usage/tokens.js';
-import { ErrorCodes, GatewayError } from './errors.js';
+import { badInput, ErrorCodes, GatewayError } from './errors.js';
 import type { Caller, ChatRequest, Target } from './types.js';
 
 export interface Admission {
+  /**
+   * The answer's ceiling the budget pays for, to send upstream as maxTokens; undefined when no
+   * budget sets one (the request's own maxTokens, if any, goes as it is).
+   */
+  readonly maxTokens?: number | undefined;
   /**
    * Settles every reservation with what the request really used (zeros when it failed). Never
    * fails: the stores report their own failures.
@@ -67,6 +75,37 @@ const alertKey = (clientId: string, period: SpendPeriod, threshold: number): str
 /** A mark outlives its period by a day. */
 const ttl = (period: SpendPeriod): number => period.endsAt - Date.now() + 86_400_000;
 
+/** An answer ceiling below this is no useful answer: a budget that pays for less refuses. */
+const minAnswerTokens = 16;
+
+const periodAdjectives = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
+
+/** The smallest token limit of a set: a request whose estimate passes it can never pass. */
+function tightestTokens(limits: readonly RateLimit[]): RateLimit | undefined {
+  let tightest: RateLimit | undefined;
+  for (const limit of limits) {
+    if (limit.tokens !== undefined && !(tightest && tightest.tokens! <= limit.tokens))
+      tightest = limit;
+  }
+  return tightest;
+}
+
+/** The most a target of the route may charge per token: a fallback must be paid for too. */
+function highestPrice(
+  targets: readonly Target[],
+  price: AdmitterDeps['price'],
+): { input: number; output: number } | undefined {
+  let highest: { input: number; output: number } | undefined;
+  for (const target of targets) {
+    const p = price(target);
+    if (!p) continue;
+    highest = highest
+      ? { input: Math.max(highest.input, p.input), output: Math.max(highest.output, p.output) }
+      : p;
+  }
+  return highest;
+}
+
 export function createAdmitter(deps: AdmitterDeps): Admitter {
   const { config, spend } = deps;
   const defaultMaxTokens = config.rateLimits.defaultMaxTokens;
@@ -88,6 +127,9 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     config.rateLimits.perUser,
     ...config.clients.map((c) => c.rateLimits),
   ].some((limits) => limits.some((l) => l.tokens !== undefined));
+  const globalTokens = tightestTokens(config.rateLimits.global);
+  const perUserTokens = tightestTokens(config.rateLimits.perUser);
+  const perClientTokens = new Map(config.clients.map((c) => [c.id, tightestTokens(c.rateLimits)]));
   const budgeted = config.clients.some((c) => c.budget);
 
   /**
@@ -112,11 +154,38 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     }
   }
 
+  /** The tightest token limit that applies to the request, if any. */
+  function tokenLimitOf(request: ChatRequest, caller: Caller): RateLimit | undefined {
+    let tightest = perClientTokens.get(caller.clientId);
+    for (const limit of [request.user ? perUserTokens : undefined, globalTokens]) {
+      if (limit && !(tightest && tightest.tokens! <= limit.tokens!)) tightest = limit;
+    }
+    return tightest;
+  }
+
+  /**
+   * A request no token window can ever hold is the caller's mistake, not a wait: a 400 naming
+   * what to lower, never a 429 that no retry gets past.
+   */
+  function refuseImpossible(request: ChatRequest, promptTokens: number, limit: RateLimit): void {
+    const most = `the limit of ${limit.tokens} tokens per ${limit.perSeconds} s ever admits`;
+    if (request.maxTokens !== undefined && promptTokens + request.maxTokens > limit.tokens!) {
+      throw badInput(
+        'maxTokens',
+        `maxTokens ${request.maxTokens} with a prompt of about ${promptTokens} tokens is more than ${most}`,
+      );
+    }
+    if (promptTokens >= limit.tokens!) {
+      throw badInput('messages', `the prompt (about ${promptTokens} tokens) is more than ${most}`);
+    }
+  }
+
   /** Into every limiter that applies, or into none. */
   function* limit(
     request: ChatRequest,
     caller: Caller,
     promptTokens: number,
+    answerTokens: number,
   ): Flow<[Limiter, Reservation][]> {
     const checks: [Limiter, string][] = [];
     const client = perClient.get(caller.clientId);
@@ -124,7 +193,7 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     if (perUser && request.user) checks.push([perUser, `${caller.clientId}:${request.user}`]);
     if (global) checks.push([global, 'all']);
     const held: [Limiter, Reservation][] = [];
-    const tokens = countsTokens ? promptTokens + (request.maxTokens ?? defaultMaxTokens) : 0;
+    const tokens = countsTokens ? promptTokens + answerTokens : 0;
     for (const [limiter, key] of checks) {
       const decision = yield* wait(limiter.check(key, { requests: 1, tokens }));
       if (!decision.ok) {
@@ -158,28 +227,58 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
   ): Flow<Admission> {
     const promptTokens =
       countsTokens || budget ? estimatePromptTokens(request.messages, request.tools) : 0;
-    const held = yield* limit(request, caller, promptTokens);
+    const tokenLimit = countsTokens ? tokenLimitOf(request, caller) : undefined;
+    if (tokenLimit) refuseImpossible(request, promptTokens, tokenLimit);
+    const room = tokenLimit ? tokenLimit.tokens! - promptTokens : Infinity;
+    // A budget pays for an answer's ceiling only when answer tokens cost something.
+    const price = budget ? highestPrice(targets, deps.price) : undefined;
+    const capped = budget !== undefined && price !== undefined && price.output > 0;
+    const answerTokens = Math.min(
+      request.maxTokens ?? (capped ? budget.maxTokens : defaultMaxTokens),
+      room,
+    );
+    const held = yield* limit(request, caller, promptTokens, answerTokens);
 
     let period: SpendPeriod | undefined;
     let reservedUsd = 0;
+    let maxTokens: number | undefined;
     if (budget) {
       period = periodOf(budget.period);
-      const price = targets.map((t) => deps.price(t)).find((p) => p !== undefined);
-      reservedUsd = price
-        ? promptTokens * price.input + (request.maxTokens ?? defaultMaxTokens) * price.output
-        : 0;
       if (!config.redis) yield primed(caller.clientId, period, budget);
-      const decision = yield* wait(spend.reserve(caller.clientId, period, reservedUsd, budget.usd));
+      const decision = yield* wait(
+        spend.reserveTokens(
+          caller.clientId,
+          period,
+          {
+            promptUsd: price ? promptTokens * price.input : 0,
+            tokenUsd: capped ? price.output : 0,
+            maxTokens: capped ? answerTokens : 0,
+            minTokens: capped ? Math.min(minAnswerTokens, answerTokens) : 0,
+          },
+          budget.usd,
+        ),
+      );
       if (!decision.ok) {
         yield release(held);
+        const left = budget.usd - decision.spentUsd;
+        const least = capped
+          ? ` and an answer of ${Math.min(minAnswerTokens, answerTokens)} tokens`
+          : '';
+        const why =
+          left > 0
+            ? `has $${Number(left.toFixed(6))} left, too little for this prompt${least}`
+            : 'is spent';
         throw new GatewayError(
           ErrorCodes.BUDGET_EXCEEDED,
-          `the ${budget.period}ly budget of client "${caller.clientId}" ($${budget.usd}) is spent`,
+          `the ${periodAdjectives[budget.period]} budget of client "${caller.clientId}" ($${budget.usd}) ${why}`,
           { budgetUsd: budget.usd, spentUsd: decision.spentUsd },
         );
       }
+      reservedUsd = decision.reservedUsd;
+      if (capped) maxTokens = decision.tokens;
     }
     return {
+      maxTokens,
       settle: (actual) => run(settle(caller.clientId, held, budget, period, reservedUsd, actual)),
     };
   }

@@ -185,7 +185,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     );
     // Settled and cached now: the next operation of the same GraphQL document must see both.
     void p.admission.settle({ tokens: response.usage.totalTokens, costUsd });
-    if (p.cacheKey)
+    // An answer cut short by a ceiling the client did not ask for is not its request's answer.
+    const cutByBudget =
+      response.finishReason === 'LENGTH' &&
+      p.admission.maxTokens !== undefined &&
+      p.admission.maxTokens !== p.request.maxTokens;
+    if (p.cacheKey && !cutByBudget)
       void cache.set(p.cacheKey, { provider: target.provider, response, costUsd }, ttlMs);
     afterAnswer(() =>
       accountant.record(
@@ -270,7 +275,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const { prepared: p, hit } = await prepare(input, caller, requestId, started);
       prepared = p;
       const call = {
-        request: p.request,
+        request: upstreamRequest(p.request, p.admission.maxTokens),
         targets: router.order(p.route),
         signal: deadline.signal,
         expired: () => deadline.expired,
@@ -441,6 +446,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     },
   };
+}
+
+/**
+ * The request as sent upstream: with the answer's ceiling a budget pays for, when it sets one.
+ * The client's own request stays as it was, for the cache key and the usage record.
+ */
+function upstreamRequest(request: ChatRequest, maxTokens: number | undefined): ChatRequest {
+  return maxTokens === undefined || maxTokens === request.maxTokens
+    ? request
+    : { ...request, maxTokens };
 }
 
 /** The id of the failed request each thrown error was recorded under (its usage row's id). */

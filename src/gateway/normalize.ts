@@ -8,6 +8,12 @@ import { Roles, type ChatMessage, type ChatRequest, type ToolChoice } from './ty
 
 const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
 
+/**
+ * The largest maxTokens taken: GraphQL's Int, and what the providers' APIs hold. Past it (REST's
+ * `1e300` is an integer to JavaScript) no upstream would take it.
+ */
+const maxMaxTokens = 2_147_483_647;
+
 /** Throws BAD_USER_INPUT naming the field at fault; returns the request with defaults filled. */
 export function normalizeRequest(request: ChatRequest): ChatRequest {
   if (!request.model.trim()) throw badInput('model', 'model must not be empty');
@@ -17,9 +23,11 @@ export function normalizeRequest(request: ChatRequest): ChatRequest {
   checkRange('topP', request.topP, 0, 1);
   if (
     request.maxTokens !== undefined &&
-    (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)
+    (!Number.isInteger(request.maxTokens) ||
+      request.maxTokens < 1 ||
+      request.maxTokens > maxMaxTokens)
   ) {
-    throw badInput('maxTokens', 'maxTokens must be a positive integer');
+    throw badInput('maxTokens', `maxTokens must be an integer from 1 to ${maxMaxTokens}`);
   }
   if (request.stop?.some((s) => s.length === 0))
     throw badInput('stop', 'stop sequences must not be empty');

@@ -2,6 +2,9 @@
  * Spend counters for budgets, per client and period, plus once-only marks for alerts. In memory,
  * or in Redis where a reservation is one Lua script (check + add), so replicas together never
  * reserve past a limit. Amounts are counted in integer nano-dollars: no float drift in the check.
+ * A request reserves its prompt and as many answer tokens as the room left pays for (up to what
+ * it asks): the room is read and taken in the same step, so the answer's ceiling it is given can
+ * be sent upstream, and concurrent requests, on one replica or several, never reserve past it.
  *
  * If Redis fails, this process goes on with an in-memory copy (the last values Redis gave it plus
  * what it reserves meanwhile), reports the failure, and uses Redis again as soon as it answers.
@@ -21,6 +24,28 @@ export interface SpendPeriod {
 
 export type SpendDecision = { ok: true } | { ok: false; spentUsd: number };
 
+/** What a request asks of a budget: its prompt, and answer tokens up to a ceiling. */
+export interface TokenAsk {
+  /** The prompt's estimated cost, reserved whole. */
+  promptUsd: number;
+  /** USD per answer token. */
+  tokenUsd: number;
+  /** The most answer tokens wanted (what the client asked, or the budget's ceiling). */
+  maxTokens: number;
+  /** Fewer affordable answer tokens than this is no useful answer: refused. */
+  minTokens: number;
+}
+
+export type TokenDecision =
+  | {
+      ok: true;
+      /** The answer's ceiling the budget pays for: at most `maxTokens`, at least `minTokens`. */
+      tokens: number;
+      /** What was reserved (the prompt and `tokens`), for `settle`. */
+      reservedUsd: number;
+    }
+  | { ok: false; spentUsd: number };
+
 /** In memory every answer is in hand at once (see `maybe.ts`); from Redis it is a promise. */
 export interface SpendCounters {
   /** Adds `usd` unless the total would pass `limitUsd` (or already reached it). */
@@ -30,6 +55,17 @@ export interface SpendCounters {
     usd: number,
     limitUsd: number,
   ): MaybePromise<SpendDecision>;
+  /**
+   * Adds the prompt and as many answer tokens as fit under `limitUsd`, up to `ask.maxTokens`,
+   * in one step; refused (nothing added) when fewer than `ask.minTokens` fit or the limit is
+   * reached.
+   */
+  reserveTokens(
+    clientId: string,
+    period: SpendPeriod,
+    ask: TokenAsk,
+    limitUsd: number,
+  ): MaybePromise<TokenDecision>;
   /** Replaces a reservation by what the request really cost. */
   settle(
     clientId: string,
@@ -90,14 +126,33 @@ function computePeriod(period: BudgetPeriod, now: Date): SpendPeriod {
   }
 }
 
+/**
+ * The answer tokens a reservation gets: as many as the room under `limit` pays for at `perToken`
+ * once `fixed` is taken, up to `most`; -1 when fewer than `least` fit or the limit is reached.
+ * In nano-dollars; `perToken` may have a fraction. The Lua of `reserveScript` does the same.
+ */
+function fit(current: number, { fixed, perToken, most, least }: Ask, limit: number): number {
+  const room = limit - current - fixed;
+  if (current >= limit || room < 0) return -1;
+  let tokens = perToken > 0 ? Math.min(most, Math.floor(room / perToken)) : most;
+  if (tokens > 0 && Math.ceil(tokens * perToken) > room) tokens--; // a float rounded up
+  return tokens < least ? -1 : tokens;
+}
+
+/** A TokenAsk in nano-dollars. */
+interface Ask {
+  fixed: number;
+  perToken: number;
+  most: number;
+  least: number;
+}
+
+const amountOf = (ask: Ask, tokens: number): number => ask.fixed + Math.ceil(tokens * ask.perToken);
+
 /** The operations both stores offer, on integer nano-dollars and full keys. */
 interface Store {
-  reserve(
-    key: string,
-    amount: number,
-    limit: number,
-    expireAt: number,
-  ): MaybePromise<[boolean, number]>;
+  /** `[tokens, total]`: the answer tokens reserved (-1: refused, nothing added) and the total. */
+  reserve(key: string, ask: Ask, limit: number, expireAt: number): MaybePromise<[number, number]>;
   add(key: string, amount: number, expireAt: number): MaybePromise<number>;
   get(key: string): MaybePromise<number>;
   setIfAbsent(key: string, amount: number, expireAt: number): MaybePromise<boolean>;
@@ -116,9 +171,26 @@ export function createSpendCounters(options: SpendOptions = {}): SpendCounters {
 
   return {
     reserve(clientId, period, usd, limitUsd) {
+      const ask = { fixed: nanos(usd), perToken: 0, most: 0, least: 0 };
       return andThen(
-        store.reserve(keyOf(clientId, period), nanos(usd), nanos(limitUsd), expiry(period)),
-        ([ok, total]): SpendDecision => (ok ? reserved : { ok: false, spentUsd: usdOf(total) }),
+        store.reserve(keyOf(clientId, period), ask, nanos(limitUsd), expiry(period)),
+        ([tokens, total]): SpendDecision =>
+          tokens >= 0 ? reserved : { ok: false, spentUsd: usdOf(total) },
+      );
+    },
+    reserveTokens(clientId, period, { promptUsd, tokenUsd, maxTokens, minTokens }, limitUsd) {
+      const ask = {
+        fixed: nanos(promptUsd),
+        perToken: Math.max(0, tokenUsd) * 1e9,
+        most: maxTokens,
+        least: minTokens,
+      };
+      return andThen(
+        store.reserve(keyOf(clientId, period), ask, nanos(limitUsd), expiry(period)),
+        ([tokens, total]): TokenDecision =>
+          tokens >= 0
+            ? { ok: true, tokens, reservedUsd: amountOf(ask, tokens) / 1e9 }
+            : { ok: false, spentUsd: usdOf(total) },
       );
     },
     settle(clientId, period, reservedUsd, actualUsd) {
@@ -156,11 +228,13 @@ function memoryStore(): Store & { put(key: string, value: number, expireAt: numb
   };
   return {
     put,
-    reserve(key, amount, limit, expireAt) {
+    reserve(key, ask, limit, expireAt) {
       const current = live(key)?.value ?? 0;
-      if (current >= limit || current + amount > limit) return [false, current];
-      put(key, current + amount, expireAt);
-      return [true, current + amount];
+      const tokens = fit(current, ask, limit);
+      if (tokens < 0) return [-1, current];
+      const total = current + amountOf(ask, tokens);
+      put(key, total, expireAt);
+      return [tokens, total];
     },
     add(key, amount, expireAt) {
       const total = (live(key)?.value ?? 0) + amount;
@@ -183,14 +257,26 @@ function memoryStore(): Store & { put(key: string, value: number, expireAt: numb
   };
 }
 
-/** Check and add in one step; the expiry is set once, when the counter is created. */
+/**
+ * `fit` and the add in one step; the expiry is set once, when the counter is created. The amount
+ * goes to INCRBY as integer digits (%.0f), never in a float's notation, which it refuses.
+ */
 const reserveScript = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-if current >= limit or current + amount > limit then return {0, current} end
-local total = redis.call('INCRBY', KEYS[1], amount)
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-return {1, total}`;
+local fixed = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+local most = tonumber(ARGV[3])
+local least = tonumber(ARGV[4])
+local limit = tonumber(ARGV[5])
+local room = limit - current - fixed
+if current >= limit or room < 0 then return {-1, current} end
+local tokens = most
+if per > 0 then tokens = math.min(most, math.floor(room / per)) end
+if tokens > 0 and math.ceil(tokens * per) > room then tokens = tokens - 1 end
+if tokens < least then return {-1, current} end
+local amount = fixed + math.ceil(tokens * per)
+local total = redis.call('INCRBY', KEYS[1], string.format('%.0f', amount))
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[6]) end
+return {tokens, total}`;
 
 const addScript = `local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
@@ -199,12 +285,13 @@ return total`;
 function redisStore(redis: RedisClient): Store {
   const args = (...values: number[]) => values.map((v) => String(Math.round(v)));
   return {
-    async reserve(key, amount, limit, expireAt) {
-      const [ok, total] = (await redis.eval(reserveScript, {
+    async reserve(key, { fixed, perToken, most, least }, limit, expireAt) {
+      const [tokens, total] = (await redis.eval(reserveScript, {
         keys: [key],
-        arguments: args(amount, limit, expireAt),
+        // The price per token keeps its fraction: rounded, a cheap model would be free.
+        arguments: [...args(fixed), String(perToken), ...args(most, least, limit, expireAt)],
       })) as [number, number];
-      return [ok === 1, total];
+      return [tokens, total];
     },
     async add(key, amount, expireAt) {
       return (await redis.eval(addScript, {
@@ -253,9 +340,9 @@ function insured(
     return value;
   }
   return {
-    reserve: (key, amount, limit, expireAt) =>
+    reserve: (key, ask, limit, expireAt) =>
       attempt(
-        (store) => store.reserve(key, amount, limit, expireAt),
+        (store) => store.reserve(key, ask, limit, expireAt),
         ([, total]) => memory.put(key, total, expireAt),
       ),
     add: (key, amount, expireAt) =>

@@ -226,3 +226,95 @@ describe('token limits', () => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   });
 });
+
+describe('requests no token limit can ever admit', () => {
+  const limited = () =>
+    gateway({
+      clients: [{ id: 'tok', key: 'key-tok', rateLimits: [{ tokens: 5000, perSeconds: 60 }] }],
+    });
+  const rest = (gw: TestConduit, body: Record<string, unknown>) =>
+    fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer('key-tok') },
+      // Written by hand: JSON.stringify would write 1e300 as 1e+300, the same number.
+      body: JSON.stringify({
+        model: 'up/gpt-4o-mini',
+        messages: [{ role: 'user', content: `rest ${++serial}` }],
+        ...body,
+      }),
+    });
+
+  it('refuses a maxTokens past the limit with a 400 naming it, never a 429', async () => {
+    const gw = await limited();
+    const calls = gated.upstream.calls.length;
+    for (let i = 0; i < 2; i++) {
+      const refused = await call(gw, 'key-tok', { maxTokens: 2147483647 });
+      expect(refused.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'maxTokens',
+      });
+      expect(refused.errors![0].message).toMatch(/maxTokens 2147483647 .* 5000 tokens per 60 s/);
+    }
+    const response = await rest(gw, { max_tokens: 2147483647 });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error).toMatchObject({
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+    });
+    // Just inside the limit, with the prompt, is admitted.
+    const prompt = estimatePromptTokens([{ role: 'user', content: `limits ${serial + 1}` }]);
+    expect(codeOf(await call(gw, 'key-tok', { maxTokens: 5000 - prompt }))).toBe('OK');
+    expect(gated.upstream.calls.length).toBe(calls + 1);
+  });
+
+  it('admits a request that gives no maxTokens although the default would not fit', async () => {
+    // The default reservation (1,024 tokens) alone is more than the limit: it is lowered to fit
+    // (a window holds one such request at a time: the next waits for the window, not forever).
+    const gw = await gateway({
+      clients: [{ id: 'tok', key: 'key-tok', rateLimits: [{ tokens: 1000, perSeconds: 60 }] }],
+    });
+    expect(codeOf(await call(gw, 'key-tok'))).toBe('OK');
+  });
+
+  it('refuses a prompt longer than the limit with a 400 naming the messages', async () => {
+    const gw = await gateway({
+      clients: [{ id: 'tok', key: 'key-tok', rateLimits: [{ tokens: 50, perSeconds: 60 }] }],
+    });
+    const refused = await call(gw, 'key-tok', {
+      messages: [{ role: 'USER', content: 'many words '.repeat(40) }],
+    });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'messages',
+    });
+  });
+
+  it('refuses max_tokens 1e300 with a 400 naming it, with or without limits', async () => {
+    const free = await gateway({ clients: [{ id: 'tok', key: 'key-tok' }] });
+    for (const gw of [free, await limited()]) {
+      const response = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer('key-tok') },
+        body: `{"model":"up/gpt-4o-mini","messages":[{"role":"user","content":"big"}],"max_tokens":1e300}`,
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as any).error).toMatchObject({
+        type: 'invalid_request_error',
+        param: 'max_tokens',
+      });
+      const tooBig = await rest(gw, { max_completion_tokens: 2147483648 });
+      expect(tooBig.status).toBe(400);
+      expect(((await tooBig.json()) as any).error.param).toBe('max_tokens');
+
+      // GraphQL's Int holds 32 bits: 1e300 never reaches the gateway, and the error names it.
+      const graphql = await gql(
+        gw.graphqlUrl,
+        COMPLETE,
+        { input: input({ maxTokens: 1e300 }) },
+        bearer('key-tok'),
+      );
+      expect(graphql.status).toBe(400);
+      expect(graphql.body.errors?.[0]?.message).toMatch(/maxTokens.*32-bit/s);
+    }
+  });
+});
