@@ -99,6 +99,8 @@ export async function createInfrastructure(
   const cache = createResponseCache<CachedAnswer>({
     ...(client && { redis: client }),
     maxEntries: config.cache.maxEntries,
+    maxBytes: config.cache.maxBytes,
+    maxEntryBytes: config.cache.maxEntryBytes,
     onError: onStoreError('cache'),
   });
   const breakers = new Breakers(
