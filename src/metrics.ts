@@ -13,6 +13,7 @@ import {
   type CounterConfiguration,
   type Metric,
 } from 'prom-client';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Config } from './config/schema.js';
 import type { Outcome } from './gateway/account.js';
 import { BUILT_IN_PRICES } from './usage/prices.js';
@@ -198,6 +199,20 @@ export function createCellHistogram<L extends string>(config: {
     return (value: number) => observeIn(cell, buckets, value);
   });
   return find;
+}
+
+const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex'), 'hex');
+
+/**
+ * Whether a scrape may read `/metrics`: always when no `metrics.token` is set, else when its
+ * `Authorization: Bearer <token>` matches. Both sides are hashed first, so the comparison takes
+ * the same time whatever the length or the first wrong byte.
+ */
+export function mayScrape(token: string | undefined, authorization: string | undefined): boolean {
+  if (token === undefined) return true;
+  const given = /^Bearer\s+(.+?)\s*$/i.exec(authorization ?? '')?.[1];
+  // A missing token is compared too (as the empty string, which no token is): same time taken.
+  return timingSafeEqual(sha256(token), sha256(given ?? ''));
 }
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

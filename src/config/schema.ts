@@ -162,6 +162,15 @@ export const configSchema = z
         defaultMaxTokens: positiveInt.default(1024),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        /**
+         * A bearer token `/metrics` asks of scrapers (write it as `${VAR}`); absent: `/metrics`
+         * is open.
+         */
+        token: z.string().min(1, 'is empty (is its ${VAR} set?)').optional(),
+      })
+      .prefault({}),
     alerts: z.strictObject({ webhookUrl: z.url().optional() }).prefault({}),
     logging: z
       .strictObject({
