@@ -59,10 +59,29 @@ const modelPrefix = (model: string | undefined): string =>
   model === undefined ? '' : `${encodeURIComponent(model)}:`;
 
 /**
- * An answer's size: the length of its JSON, what Redis would hold and about what the process
- * holds. Measured once per stored answer (a miss that came back from upstream), never on a hit.
+ * About the length of an answer's JSON (what Redis would hold, and about what the process
+ * holds), counted without building it, and only until it passes `limit`: a 5 MB answer that
+ * will not be stored costs no 5 MB string. Measured once per stored answer, never on a hit.
  */
-const sizeOf = (value: unknown): number => JSON.stringify(value)?.length ?? 0;
+function sizeOf(value: unknown, limit: number): number {
+  let size = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0 && size <= limit) {
+    const item = pending.pop();
+    if (typeof item === 'string') size += item.length + 2;
+    else if (Array.isArray(item)) {
+      size += 2 + item.length;
+      for (const element of item) pending.push(element);
+    } else if (item !== null && typeof item === 'object') {
+      size += 2;
+      for (const [key, field] of Object.entries(item)) {
+        size += key.length + 4;
+        pending.push(field);
+      }
+    } else size += 8;
+  }
+  return size;
+}
 
 export function createResponseCache<T>(options: ResponseCacheOptions = {}): ResponseCache<T> {
   const {
@@ -107,7 +126,7 @@ function memoryCache<T>(
     set(key, value, ttlMs) {
       if (closed) return Promise.resolve();
       const id = storeKey(key);
-      const size = sizeOf(value);
+      const size = sizeOf(value, maxEntryBytes);
       // Too big to keep: an older answer under the same key is stale now, so it goes too.
       if (size > maxEntryBytes) lru.delete(id);
       else lru.set(id, { value, expires: Date.now() + ttlMs, size: size + id.length });
@@ -170,7 +189,7 @@ function redisCache<T>(
       if (closed) return;
       try {
         // Too big to keep: an older answer under the same key is stale now, so it goes too.
-        if (sizeOf(value) > maxEntryBytes) await keyv.delete(storeKey(key));
+        if (sizeOf(value, maxEntryBytes) > maxEntryBytes) await keyv.delete(storeKey(key));
         else await keyv.set(storeKey(key), value, ttlMs);
       } catch (error) {
         report(error);
