@@ -145,7 +145,10 @@ export const configSchema = z
         ttlSeconds: positiveInt.default(3600),
         /** In-memory store only. @default 10000 */
         maxEntries: positiveInt.default(10_000),
-        /** In-memory store only: bytes of answers kept; the least recently used go first. @default 67108864 (64 MiB) */
+        /**
+         * In-memory store only: bytes of answers kept; the least recently used go first.
+         * @default 67108864 (64 MiB)
+         */
         maxBytes: positiveInt.default(64 * 1024 * 1024),
         /** An answer larger than this is never cached (memory or Redis). @default 1048576 (1 MiB) */
         maxEntryBytes: positiveInt.default(1024 * 1024),
