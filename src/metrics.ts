@@ -1,6 +1,9 @@
 /**
  * prom-client metrics, one registry per Conduit instance (tests run several in one process).
- * Labels are provider, model, status and kinds: never a client key or a provider key.
+ * Labels are provider, model, status and kinds: never a client key or a provider key. Provider
+ * and model values come from the config (see `metricNames`), anything else is `other`: a caller
+ * who makes up model names (echo and providers without a `models` list answer any) must not
+ * make up series, each of which the process and every scraper keep forever.
  */
 import {
   Counter,
@@ -10,8 +13,54 @@ import {
   type CounterConfiguration,
   type Metric,
 } from 'prom-client';
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { Config } from './config/schema.js';
 import type { Outcome } from './gateway/account.js';
+import { BUILT_IN_PRICES } from './usage/prices.js';
 import type { UsageRecord } from './usage/store.js';
+
+/** The provider and model names a series may carry; built once per config, read per request. */
+export interface MetricNames {
+  readonly providers: ReadonlySet<string>;
+  readonly models: ReadonlySet<string>;
+}
+
+/** What stands for every name the config does not list. */
+export const OTHER = 'other';
+
+/**
+ * The names the config lists: its providers; and as models, the aliases, their targets' models,
+ * the providers' `models`, the models of `pricing` keys (`provider/model`) and those of the
+ * built-in price table (a fixed list: the models a cost is known for).
+ */
+export function metricNames(config: Pick<Config, 'providers' | 'models' | 'pricing'>): MetricNames {
+  const models = new Set<string>(Object.keys(BUILT_IN_PRICES));
+  for (const [alias, route] of Object.entries(config.models)) {
+    models.add(alias);
+    for (const target of route.targets) models.add(target.model);
+  }
+  for (const provider of Object.values(config.providers))
+    for (const model of provider.models) models.add(model);
+  for (const key of Object.keys(config.pricing)) {
+    const slash = key.indexOf('/');
+    if (slash > 0) models.add(key.slice(slash + 1));
+  }
+  return { providers: new Set(Object.keys(config.providers)), models };
+}
+
+const providerLabel = (names: MetricNames, provider: string | null): string =>
+  provider === null ? 'none' : names.providers.has(provider) ? provider : OTHER;
+
+/**
+ * The model that answered when the config lists it, else the model asked of the last target
+ * (an upstream answers `gpt-4o-2024-08-06` to `gpt-4o`), else `other`.
+ */
+function modelLabel(names: MetricNames, record: UsageRecord, outcome: Outcome): string {
+  if (record.model === null) return 'none';
+  if (names.models.has(record.model)) return record.model;
+  const asked = outcome.attempts.at(-1)?.model;
+  return asked !== undefined && names.models.has(asked) ? asked : OTHER;
+}
 
 /**
  * Finds the cell of a set of label values through one Map per label (no key built, nothing
@@ -152,6 +201,20 @@ export function createCellHistogram<L extends string>(config: {
   return find;
 }
 
+const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex'), 'hex');
+
+/**
+ * Whether a scrape may read `/metrics`: always when no `metrics.token` is set, else when its
+ * `Authorization: Bearer <token>` matches. Both sides are hashed first, so the comparison takes
+ * the same time whatever the length or the first wrong byte.
+ */
+export function mayScrape(token: string | undefined, authorization: string | undefined): boolean {
+  if (token === undefined) return true;
+  const given = /^Bearer\s+(.+?)\s*$/i.exec(authorization ?? '')?.[1];
+  // A missing token is compared too (as the empty string, which no token is): same time taken.
+  return timingSafeEqual(sha256(token), sha256(given ?? ''));
+}
+
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export interface Metrics {
@@ -164,7 +227,8 @@ export interface Metrics {
   trackUsageQueue(depth: () => number): void;
   /** Reports how many circuits are open at each scrape. */
   trackOpenCircuits(count: () => number): void;
-  observe(record: UsageRecord, outcome: Outcome): void;
+  /** Counts a finished request; provider and model labels outside `names` become `other`. */
+  observe(record: UsageRecord, outcome: Outcome, names: MetricNames): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -276,9 +340,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     trackOpenCircuits(count) {
       openCircuits = count;
     },
-    observe(record, outcome) {
-      const provider = record.provider ?? 'none';
-      requests(provider, record.model ?? 'none', record.errorCode ?? 'ok').value += 1;
+    observe(record, outcome, names) {
+      const provider = providerLabel(names, record.provider);
+      requests(provider, modelLabel(names, record, outcome), record.errorCode ?? 'ok').value += 1;
       latency(provider, record.stream ? 'true' : 'false')(record.latencyMs / 1000);
       if (record.ttftMs !== null) ttft(provider)(record.ttftMs / 1000);
       if (!record.cacheHit) {
@@ -297,7 +361,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       for (const attempt of outcome.attempts) {
         upstreamMs += attempt.latencyMs;
         if (attempt.status !== 'ok')
-          upstreamErrors.inc({ provider: attempt.provider, kind: attempt.status });
+          upstreamErrors.inc({
+            provider: providerLabel(names, attempt.provider),
+            kind: attempt.status,
+          });
       }
       if (!record.stream && record.status === 'ok')
         overhead()(Math.max(0, record.latencyMs - upstreamMs) / 1000);

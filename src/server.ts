@@ -15,7 +15,7 @@ import type { Caller } from './gateway/types.js';
 import { createGraphQLFastPath } from './graphql/fast-path.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { createLogger, type Logger } from './log.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
 import { createInfrastructure, createServices, type Services } from './services.js';
 
@@ -91,6 +91,14 @@ export async function createConduit(
       return;
     }
     if (path === '/metrics' && req.method === 'GET') {
+      if (!mayScrape(services.config.metrics.token, req.headers.authorization)) {
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
+        res.end('{"error":"/metrics needs Authorization: Bearer <metrics.token>"}');
+        return;
+      }
       const text = await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(text);

@@ -15,7 +15,7 @@ import { createKeyPools, type KeyPools } from './gateway/keys.js';
 import { LatencyTracker, createRouter, type Router } from './gateway/route.js';
 import type { Caller, Target } from './gateway/types.js';
 import { createRequestLog, type Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import { metricNames, type Metrics } from './metrics.js';
 import { Transport } from './providers/http.js';
 import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
@@ -99,6 +99,8 @@ export async function createInfrastructure(
   const cache = createResponseCache<CachedAnswer>({
     ...(client && { redis: client }),
     maxEntries: config.cache.maxEntries,
+    maxBytes: config.cache.maxBytes,
+    maxEntryBytes: config.cache.maxEntryBytes,
     onError: onStoreError('cache'),
   });
   const breakers = new Breakers(
@@ -186,6 +188,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     },
     onBudgetAlert: (alert) => alerts.send({ type: 'budget', ...alert }),
   });
+  const names = metricNames(config);
   const accountant = createAccountant({
     pricing: {
       lookup: pricing.lookup,
@@ -197,7 +200,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     store: usage,
     logBodies: config.logging.bodies,
     listeners: [
-      (record, outcome) => metrics.observe(record, outcome),
+      (record, outcome) => metrics.observe(record, outcome, names),
       createRequestLog(log, config.logging.bodies),
     ],
   });

@@ -150,6 +150,13 @@ export const configSchema = z
         ttlSeconds: positiveInt.default(3600),
         /** In-memory store only. @default 10000 */
         maxEntries: positiveInt.default(10_000),
+        /**
+         * In-memory store only: bytes of answers kept; the least recently used go first.
+         * @default 67108864 (64 MiB)
+         */
+        maxBytes: positiveInt.default(64 * 1024 * 1024),
+        /** An answer larger than this is never cached (memory or Redis). @default 1048576 (1 MiB) */
+        maxEntryBytes: positiveInt.default(1024 * 1024),
         /** client: no tenant reads another's answers; global: shared. @default client */
         scope: z.enum(['client', 'global']).default('client'),
       })
@@ -161,6 +168,15 @@ export const configSchema = z
         perUser: z.array(rateLimit).default([]),
         /** Tokens reserved for the answer when a request gives no maxTokens. @default 1024 */
         defaultMaxTokens: positiveInt.default(1024),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /**
+         * A bearer token `/metrics` asks of scrapers (write it as `${VAR}`); absent: `/metrics`
+         * is open.
+         */
+        token: z.string().min(1, 'is empty (is its ${VAR} set?)').optional(),
       })
       .prefault({}),
     alerts: z.strictObject({ webhookUrl: z.url().optional() }).prefault({}),

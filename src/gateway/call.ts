@@ -17,6 +17,7 @@ import {
   type IRetryBackoffContext,
   type RetryPolicy,
 } from 'cockatiel';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
@@ -49,14 +50,23 @@ const tripsBreaker = (error: Error) =>
   UpstreamError.isInstance(error) &&
   ['server', 'overloaded', 'timeout', 'connection', 'stream'].includes(error.kind);
 
+/**
+ * Breakers kept, the least recently used dropped first: a provider with no `models` list (echo,
+ * openai-compatible) answers any model name a caller makes up, and each name is a target.
+ */
+const maxBreakers = 10_000;
+
 /** One circuit breaker per target (provider + model), shared by every request of this process. */
 export class Breakers {
-  readonly #breakers = new Map<string, CircuitBreakerPolicy>();
   /**
    * When each breaker last opened. cockatiel moves Open → HalfOpen only inside `execute`, and
    * the router gives an open target no call: without this, an open circuit would stay open.
    */
   readonly #openedAt = new Map<string, number>();
+  readonly #breakers = new LRUCache<string, CircuitBreakerPolicy>({
+    max: maxBreakers,
+    dispose: (_breaker, id) => this.#openedAt.delete(id),
+  });
 
   constructor(
     private readonly threshold = 5,
@@ -71,7 +81,11 @@ export class Breakers {
         halfOpenAfter: this.halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(this.threshold),
       });
-      breaker.onBreak(() => this.#openedAt.set(id, Date.now()));
+      const own = breaker;
+      // A breaker dropped from the cache while a call still ran leaves no mark behind.
+      breaker.onBreak(() => {
+        if (this.#breakers.peek(id) === own) this.#openedAt.set(id, Date.now());
+      });
       this.#breakers.set(id, breaker);
     }
     return breaker;
@@ -102,7 +116,8 @@ export class Breakers {
 
   /** An open circuit whose cool-down has passed is half-open: its next call is the trial. */
   #state(id: string): 'closed' | 'open' | 'half-open' {
-    switch (this.#breakers.get(id)?.state) {
+    // peek: reading a state is no use of the breaker, and keeps the cache's order while iterating.
+    switch (this.#breakers.peek(id)?.state) {
       case undefined:
       case CircuitState.Closed:
         return 'closed';

@@ -7,6 +7,7 @@ import { badInput } from './errors.js';
 import { Roles, type ChatMessage, type ChatRequest, type ToolChoice } from './types.js';
 
 const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
+const maxUser = 256;
 
 /**
  * The largest maxTokens taken: GraphQL's Int, and what the providers' APIs hold. Past it (REST's
@@ -17,6 +18,9 @@ const maxMaxTokens = 2_147_483_647;
 /** Throws BAD_USER_INPUT naming the field at fault; returns the request with defaults filled. */
 export function normalizeRequest(request: ChatRequest): ChatRequest {
   if (!request.model.trim()) throw badInput('model', 'model must not be empty');
+  // `user` keys the per-user rate-limit windows, in memory and in Redis.
+  if (request.user !== undefined && request.user.length > maxUser)
+    throw badInput('user', `user is at most ${maxUser} characters`);
   if (request.messages.length === 0) throw badInput('messages', 'messages must not be empty');
   request.messages.forEach(checkMessage);
   checkRange('temperature', request.temperature, 0, 2);

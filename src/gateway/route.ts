@@ -2,6 +2,7 @@
  * Step 4: the model as called (an alias, or `provider/model`) → the targets to try, in order,
  * by the alias's strategy, without those whose circuit is open.
  */
+import { LRUCache } from 'lru-cache';
 import { mayUseModel } from '../auth.js';
 import type { Config } from '../config/schema.js';
 import type { Provider } from '../providers/types.js';
@@ -89,6 +90,10 @@ export function createRouter(
   };
 
   function directRoute(model: string): Route {
+    // The name keys the routes, breakers, latencies and prices remembered: no name is a megabyte.
+    if (model.length > maxModelName) {
+      throw badInput('model', `a model name is at most ${maxModelName} characters`);
+    }
     const slash = model.indexOf('/');
     const provider = slash > 0 ? providers.get(model.slice(0, slash)) : undefined;
     const upstreamModel = model.slice(slash + 1);
@@ -115,6 +120,15 @@ export function createRouter(
   }
 }
 
+/** The longest `provider/model` called; aliases are the config's and may be longer. */
+export const maxModelName = 256;
+
+/**
+ * Targets whose latency is remembered, the least recently observed forgotten first: a provider
+ * with no `models` list (echo, openai-compatible) answers any model name a caller makes up.
+ */
+const maxTracked = 10_000;
+
 /** Stable sort by a numeric key, ascending. */
 function sortBy<T>(items: readonly T[], key: (item: T) => number): T[] {
   return items
@@ -130,7 +144,7 @@ function weightedShuffle(targets: readonly Target[]): Target[] {
 
 /** Recent latency per target, as an exponentially weighted moving average. */
 export class LatencyTracker {
-  readonly #ewma = new Map<string, number>();
+  readonly #ewma = new LRUCache<string, number>({ max: maxTracked });
 
   constructor(private readonly alpha = 0.3) {}
 

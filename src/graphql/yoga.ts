@@ -7,6 +7,7 @@ import { GatewayError } from '../gateway/errors.js';
 import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
 import { depthLimit } from './depth-limit.js';
+import { createDocumentCaches } from './document-cache.js';
 import { useErrorCodes } from './error-codes.js';
 import { maskError, toGraphQLError } from './errors.js';
 import { schema } from './schema/index.js';
@@ -90,6 +91,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError },
+    parserAndValidationCache: createDocumentCaches(),
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
     plugins: [limitDepth, useErrorCodes(), executeWithGraphQLJs],
     context: ({ request, caller }) => {

@@ -3,6 +3,8 @@
  * serialization, no Keyv layer, on the request path of every miss), or Keyv over @keyv/redis on
  * the shared client. Keys are `<model>:<hash>` under a namespace, so one model's entries (or all)
  * can be dropped with a SCAN. A store failure is a miss, reported to `onError`, never thrown.
+ * Memory is bounded by entries and by bytes (answers are sized by their JSON); an answer larger
+ * than `maxEntryBytes` is never stored, in memory or in Redis.
  */
 import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
@@ -39,6 +41,13 @@ export interface ResponseCacheOptions {
   namespace?: string;
   /** In-memory store only: the most entries kept (least recently used go first). @default 10000 */
   maxEntries?: number;
+  /**
+   * In-memory store only: the most bytes of answers (and keys) kept; the least recently used go
+   * first. @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /** An answer larger than this is not stored at all (memory and Redis). @default 1048576 (1 MiB) */
+  maxEntryBytes?: number;
   onError?: StoreErrorHandler;
 }
 
@@ -49,17 +58,59 @@ const storeKey = (key: CacheKey): string => `${encodeURIComponent(key.model)}:${
 const modelPrefix = (model: string | undefined): string =>
   model === undefined ? '' : `${encodeURIComponent(model)}:`;
 
+/**
+ * About the length of an answer's JSON (what Redis would hold, and about what the process
+ * holds), counted without building it, and only until it passes `limit`: a 5 MB answer that
+ * will not be stored costs no 5 MB string. Measured once per stored answer, never on a hit.
+ */
+function sizeOf(value: unknown, limit: number): number {
+  let size = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0 && size <= limit) {
+    const item = pending.pop();
+    if (typeof item === 'string') size += item.length + 2;
+    else if (Array.isArray(item)) {
+      size += 2 + item.length;
+      for (const element of item) pending.push(element);
+    } else if (item !== null && typeof item === 'object') {
+      size += 2;
+      for (const [key, field] of Object.entries(item)) {
+        size += key.length + 4;
+        pending.push(field);
+      }
+    } else size += 8;
+  }
+  return size;
+}
+
 export function createResponseCache<T>(options: ResponseCacheOptions = {}): ResponseCache<T> {
-  const { redis, namespace = 'conduit:cache', maxEntries = 10_000 } = options;
-  return redis ? redisCache<T>(redis, namespace, options) : memoryCache<T>(maxEntries);
+  const {
+    redis,
+    namespace = 'conduit:cache',
+    maxEntries = 10_000,
+    maxBytes = 64 * 1024 * 1024,
+    maxEntryBytes = 1024 * 1024,
+  } = options;
+  return redis
+    ? redisCache<T>(redis, namespace, maxEntryBytes, options)
+    : memoryCache<T>(maxEntries, maxBytes, maxEntryBytes);
 }
 
 /**
  * Entries are the answers themselves, shared with whoever reads them: never mutate one. Each
- * expires by the wall clock (as Keyv's entries do), the least recently used go first when full.
+ * expires by the wall clock (as Keyv's entries do), the least recently used go first when full,
+ * by count or by bytes.
  */
-function memoryCache<T>(maxEntries: number): ResponseCache<T> {
-  const lru = new LRUCache<string, { value: T; expires: number }>({ max: maxEntries });
+function memoryCache<T>(
+  maxEntries: number,
+  maxBytes: number,
+  maxEntryBytes: number,
+): ResponseCache<T> {
+  const lru = new LRUCache<string, { value: T; expires: number; size: number }>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (entry) => entry.size,
+  });
   let closed = false;
   return {
     get(key) {
@@ -73,7 +124,12 @@ function memoryCache<T>(maxEntries: number): ResponseCache<T> {
       return Promise.resolve(entry?.value);
     },
     set(key, value, ttlMs) {
-      if (!closed) lru.set(storeKey(key), { value, expires: Date.now() + ttlMs });
+      if (closed) return Promise.resolve();
+      const id = storeKey(key);
+      const size = sizeOf(value, maxEntryBytes);
+      // Too big to keep: an older answer under the same key is stale now, so it goes too.
+      if (size > maxEntryBytes) lru.delete(id);
+      else lru.set(id, { value, expires: Date.now() + ttlMs, size: size + id.length });
       return Promise.resolve();
     },
     invalidate(model) {
@@ -95,6 +151,7 @@ function memoryCache<T>(maxEntries: number): ResponseCache<T> {
 function redisCache<T>(
   redis: RedisClient,
   namespace: string,
+  maxEntryBytes: number,
   options: ResponseCacheOptions,
 ): ResponseCache<T> {
   const report = (error: unknown): void => options.onError?.(asError(error));
@@ -131,7 +188,9 @@ function redisCache<T>(
     async set(key, value, ttlMs) {
       if (closed) return;
       try {
-        await keyv.set(storeKey(key), value, ttlMs);
+        // Too big to keep: an older answer under the same key is stale now, so it goes too.
+        if (sizeOf(value, maxEntryBytes) > maxEntryBytes) await keyv.delete(storeKey(key));
+        else await keyv.set(storeKey(key), value, ttlMs);
       } catch (error) {
         report(error);
       }

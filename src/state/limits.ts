@@ -9,6 +9,7 @@
  * `Error` when the store fails; `check` turns both into one decision, here and nowhere else.
  * @see https://github.com/animir/node-rate-limiter-flexible/wiki/Insurance-Strategy
  */
+import { LRUCache } from 'lru-cache';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -89,9 +90,15 @@ interface MemoryWindow extends Window {
 const pointsIn = (window: Window, cost: { requests: number; tokens: number }): number =>
   window.kind === 'requests' ? cost.requests : cost.tokens;
 
+/**
+ * Keys counted per window in this process; past it the least recently counted are forgotten.
+ * Per-user keys are chosen by callers: a flood of made-up users within one window stays bounded.
+ */
+const maxKeys = 100_000;
+
 /** One window's counts per key, in this process. */
 class FixedWindows {
-  readonly #counts = new Map<string, { value: number; resetsAt: number }>();
+  readonly #counts = new LRUCache<string, { value: number; resetsAt: number }>({ max: maxKeys });
   #sweepAt = 0;
 
   constructor(private readonly durationMs: number) {}
@@ -110,13 +117,14 @@ class FixedWindows {
 
   /** Corrects the window that ends at `until`, if it has not ended: a later one owes nothing. */
   adjust(key: string, points: number, until: number, now: number): void {
-    const window = this.#counts.get(key);
+    const window = this.#counts.peek(key);
     if (window && window.resetsAt === until && until > now) window.value += points;
   }
 
   /** Forgets ended windows, at most once per window length: memory stays bounded by live keys. */
   #sweep(now: number): void {
-    for (const [key, window] of this.#counts) if (window.resetsAt <= now) this.#counts.delete(key);
+    for (const [key, window] of [...this.#counts.entries()])
+      if (window.resetsAt <= now) this.#counts.delete(key);
     this.#sweepAt = now + this.durationMs;
   }
 }

@@ -25,10 +25,16 @@ interface Answer {
 }
 const answer = (content: string): Answer => ({ content, usage: { promptTokens: 3 } });
 
-export function cacheSuite(makeCache: Fresh<ResponseCache<Answer>>): void {
+/** A fresh cache; `maxEntryBytes` is passed on when a test sets it. */
+export type MakeCache = (
+  namespace: string,
+  limits?: { maxEntryBytes: number },
+) => ResponseCache<Answer> | Promise<ResponseCache<Answer>>;
+
+export function cacheSuite(makeCache: MakeCache): void {
   const open: ResponseCache<Answer>[] = [];
-  const make = async (ns: string) => {
-    const cache = await makeCache(ns);
+  const make = async (ns: string, limits?: { maxEntryBytes: number }) => {
+    const cache = await makeCache(ns, limits);
     open.push(cache);
     return cache;
   };
@@ -78,6 +84,19 @@ export function cacheSuite(makeCache: Fresh<ResponseCache<Answer>>): void {
     expect(await cache.get({ model: 'a:b', hash: '1' })).toEqual(answer('ab'));
     expect(await cache.invalidate('ollama/*')).toBe(1);
     expect(await cache.get({ model: 'a:b', hash: '1' })).toEqual(answer('ab'));
+  });
+
+  it('does not store an answer larger than maxEntryBytes, and drops the one it replaces', async () => {
+    const cache = await make(namespace(), { maxEntryBytes: 1000 });
+    const small = answer('s'.repeat(500));
+    const big = answer('b'.repeat(2000));
+    await cache.set({ model: 'm', hash: 'small' }, small, 60_000);
+    await cache.set({ model: 'm', hash: 'big' }, big, 60_000);
+    expect(await cache.get({ model: 'm', hash: 'small' })).toEqual(small);
+    expect(await cache.get({ model: 'm', hash: 'big' })).toBeUndefined();
+    // A refresh that came back too big leaves no stale answer behind.
+    await cache.set({ model: 'm', hash: 'small' }, big, 60_000);
+    expect(await cache.get({ model: 'm', hash: 'small' })).toBeUndefined();
   });
 
   it('invalidates every entry of its namespace and counts them', async () => {

@@ -9,7 +9,7 @@ interface Answer {
 }
 
 describe('ResponseCache in memory', () => {
-  cacheSuite(() => createResponseCache<Answer>({ maxEntries: 100 }));
+  cacheSuite((_ns, limits) => createResponseCache<Answer>({ maxEntries: 100, ...limits }));
 
   it('keeps at most maxEntries, dropping the least recently used', async () => {
     const cache = createResponseCache<string>({ maxEntries: 2 });
@@ -21,14 +21,46 @@ describe('ResponseCache in memory', () => {
     expect(await cache.get({ model: 'm', hash: '1' })).toBe('one');
     expect(await cache.get({ model: 'm', hash: '3' })).toBe('three');
   });
+
+  it('keeps at most maxBytes of answers, dropping the least recently used', async () => {
+    // Thirty answers of 5 kB against 64 kB: the bytes bound, not the entry count, decides.
+    const maxBytes = 64 * 1024;
+    const cache = createResponseCache<string>({ maxEntries: 10_000, maxBytes });
+    const key = (i: number) => ({ model: 'm', hash: String(i) });
+    const text = (i: number) => `${i}:`.padEnd(5000, 'x');
+    for (let i = 0; i < 30; i++) await cache.set(key(i), text(i), 60_000);
+    const kept: number[] = [];
+    for (let i = 0; i < 30; i++) if ((await cache.get(key(i))) === text(i)) kept.push(i);
+    // The newest stay, the oldest went, and what stays fits the bound.
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.length * 5000).toBeLessThanOrEqual(maxBytes);
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, j) => 30 - kept.length + j));
+  });
+
+  it('bounds bytes by default: 64 MiB, and no answer over 1 MiB', async () => {
+    const cache = createResponseCache<string>();
+    const mib = 1024 * 1024;
+    await cache.set({ model: 'm', hash: 'big' }, 'x'.repeat(mib + 1), 60_000);
+    expect(await cache.get({ model: 'm', hash: 'big' })).toBeUndefined();
+    const answer = (i: number) => `${i}`.padEnd(mib - 100, 'y');
+    for (let i = 0; i < 70; i++)
+      await cache.set({ model: 'm', hash: String(i) }, answer(i), 60_000);
+    let kept = 0;
+    for (let i = 0; i < 70; i++)
+      if ((await cache.get({ model: 'm', hash: String(i) })) !== undefined) kept++;
+    expect(kept).toBeLessThanOrEqual(64);
+    expect(kept).toBeGreaterThan(50);
+    expect(await cache.get({ model: 'm', hash: '69' })).toBe(answer(69));
+  });
 });
 
 describeRedis('ResponseCache in Redis', () => {
   const shared = useRedis();
-  cacheSuite((ns) =>
+  cacheSuite((ns, limits) =>
     createResponseCache<Answer>({
       redis: shared.redis.client,
       namespace: `${shared.prefix}:${ns}`,
+      ...limits,
     }),
   );
 
