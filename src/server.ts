@@ -129,7 +129,10 @@ export async function createConduit(
       // console as an internal error. One info line instead.
       ws.removeAllListeners('error');
       ws.on('error', (error: Error & { code?: string }) => {
-        log.info({ code: error.code, reason: error.message }, 'websocket closed on a protocol error');
+        log.info(
+          { code: error.code, reason: error.message },
+          'websocket closed on a protocol error',
+        );
       });
     });
   });

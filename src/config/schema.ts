@@ -9,10 +9,12 @@ import { ProviderTypes } from '../providers/types.js';
 const positiveInt = z.number().int().positive();
 
 /** A browser origin as browsers send it in `Origin`: scheme, host and port, nothing else. */
-const origin = z.string().refine(
-  (value) => URL.canParse(value) && new URL(value).origin === value,
-  'must be an origin such as https://app.example.com (scheme, host and port; no path, no slash)',
-);
+const origin = z
+  .string()
+  .refine(
+    (value) => URL.canParse(value) && new URL(value).origin === value,
+    'must be an origin such as https://app.example.com (scheme, host and port; no path, no slash)',
+  );
 
 /** A rate limit over one window: so many requests, or so many tokens, per `perSeconds`. */
 const rateLimit = z

@@ -25,7 +25,10 @@ export class BodyAborted extends Error {
  * The body, read once into one Buffer (one `Buffer.concat` when it came in several chunks), or
  * `tooLarge`. Rejects with `BodyAborted` when the client leaves mid-body.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | typeof tooLarge> {
+export function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+): Promise<Buffer | typeof tooLarge> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve(tooLarge);
   return new Promise((resolve, reject) => {

@@ -224,9 +224,15 @@ describe('the GraphQL fast path', () => {
     for (const origin of ['https://app.example', 'https://evil.example']) {
       const [fast, own] = await both(post({ query: '{ __typename }' }, { origin }));
       for (const name of names)
-        expect([origin, name, fast.headers.get(name)]).toEqual([origin, name, own.headers.get(name)]);
+        expect([origin, name, fast.headers.get(name)]).toEqual([
+          origin,
+          name,
+          own.headers.get(name),
+        ]);
     }
-    const [allowed] = await both(post({ query: '{ __typename }' }, { origin: 'https://app.example' }));
+    const [allowed] = await both(
+      post({ query: '{ __typename }' }, { origin: 'https://app.example' }),
+    );
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
   });
 
