@@ -173,8 +173,9 @@ export function createGraphQLFastPath(yoga: ConduitYoga, options: FastPathOption
       } as RequestInit,
       {},
     );
+    // Yoga's Headers may keep the case they were written in.
     const out: Record<string, string> = {};
-    response.headers.forEach((value, name) => (out[name] = value));
+    response.headers.forEach((value, name) => (out[name.toLowerCase()] = value));
     const type = out['content-type'] ?? '';
     if (response.body && (type.startsWith('text/event-stream') || type.startsWith('multipart/'))) {
       res.writeHead(response.status, out);
