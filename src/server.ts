@@ -2,6 +2,9 @@
  * createConduit(config) → { start, stop, url }: node:http serving GraphQL (Yoga, graphql-ws on
  * the same path, GraphQL over SSE), /healthz and /metrics. Stop drains: no new requests, the
  * in-flight ones and open streams finish (bounded), then sockets and stores close.
+ *
+ * Every body is read bounded (`http/body.ts`, `server.maxBodyBytes`; WebSocket messages too)
+ * and every browser-facing route answers CORS from one list (`http/cors.ts`, `server.cors`).
  */
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -31,6 +31,8 @@ export function readBody(
 ): Promise<Buffer | typeof tooLarge> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve(tooLarge);
+  // Gone before we began: its 'error' and 'close' have been and will not come again.
+  if (req.destroyed) return Promise.reject(new BodyAborted());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
