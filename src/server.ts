@@ -2,11 +2,15 @@
  * createConduit(config) → { start, stop, url }: node:http serving GraphQL (Yoga, graphql-ws on
  * the same path, GraphQL over SSE), /healthz and /metrics. Stop drains: no new requests, the
  * in-flight ones and open streams finish (bounded), then sockets and stores close.
+ *
+ * Every body is read bounded (`http/body.ts`, `server.maxBodyBytes`; WebSocket messages too)
+ * and every browser-facing route answers CORS from one list (`http/cors.ts`, `server.cors`).
  */
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/schema.js';
@@ -14,6 +18,8 @@ import { afterAnswersRun } from './gateway/gateway.js';
 import type { Caller } from './gateway/types.js';
 import { createGraphQLFastPath } from './graphql/fast-path.js';
 import { createConduitYoga } from './graphql/yoga.js';
+import { BodyAborted } from './http/body.js';
+import { createCors } from './http/cors.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
@@ -50,7 +56,9 @@ export async function createConduit(
   const infra = await createInfrastructure(config, log, metrics);
   let services = await createServices(config, infra);
   const yoga = createConduitYoga(() => services);
-  const graphql = createGraphQLFastPath(yoga);
+  const { maxBodyBytes } = config.server;
+  const cors = createCors(config.server.cors.origins);
+  const graphql = createGraphQLFastPath(yoga, { maxBodyBytes, cors });
 
   let url = '';
   let stopping = false;
@@ -75,6 +83,12 @@ export async function createConduit(
     begin();
     res.once('close', end);
     route(req, res).catch((error: unknown) => {
+      if (error instanceof BodyAborted) {
+        // The client's doing, and nobody is left to answer: one line, no stack.
+        log.info({ path: req.url, method: req.method }, error.message);
+        res.destroy();
+        return;
+      }
       log.error({ err: error, path: req.url }, 'request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"error":"internal error"}');
@@ -84,7 +98,11 @@ export async function createConduit(
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url?.split('?', 1)[0];
     if (path === '/graphql') return graphql(req, res);
-    if (path?.startsWith('/v1/')) return handleOpenAI(services, req, res, path);
+    if (path?.startsWith('/v1/')) {
+      if (cors.preflight(req, res)) return;
+      cors.apply(req, res);
+      return handleOpenAI(services, req, res, path);
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');
@@ -108,20 +126,34 @@ export async function createConduit(
     res.end(JSON.stringify({ error: `no route for ${req.method} ${path}` }));
   }
 
-  const wsServer = new WebSocketServer({ noServer: true });
+  // A message larger than a request body may be closes its socket with 1009 (Message Too Big).
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
   server.on('upgrade', (req, socket, head) => {
     if (stopping || req.url?.split('?', 1)[0] !== '/graphql') {
       socket.destroy();
       return;
     }
-    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+    wsServer.handleUpgrade(req, socket, head, (ws) => {
+      wsServer.emit('connection', ws, req);
+      // A socket's 'error' is the client's doing (a message too big, a broken frame), and ws
+      // has already closed it with the code that says so; graphql-ws would print it to the
+      // console as an internal error. One info line instead.
+      ws.removeAllListeners('error');
+      ws.on('error', (error: Error & { code?: string }) => {
+        log.info(
+          { code: error.code, reason: error.message },
+          'websocket closed on a protocol error',
+        );
+      });
+    });
   });
 
   // A type alias, not an interface: graphql-ws wants an index signature.
   type SocketExtra = { caller?: Caller; operations?: Set<string> };
   const wsDisposable = useServer<Record<string, unknown>, SocketExtra>(
     {
-      // A missing or wrong key closes the socket with 4403 Forbidden.
+      // A missing or wrong key closes the socket with 4401 Unauthorized, which graphql-ws
+      // clients take as final (4403, graphql-ws's own answer to `false`, they retry).
       onConnect: (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         try {
@@ -130,6 +162,7 @@ export async function createConduit(
           );
           return true;
         } catch {
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
           return false;
         }
       },

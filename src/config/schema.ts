@@ -8,6 +8,14 @@ import { ProviderTypes } from '../providers/types.js';
 
 const positiveInt = z.number().int().positive();
 
+/** A browser origin as browsers send it in `Origin`: scheme, host and port, nothing else. */
+const origin = z
+  .string()
+  .refine(
+    (value) => URL.canParse(value) && new URL(value).origin === value,
+    'must be an origin such as https://app.example.com (scheme, host and port; no path, no slash)',
+  );
+
 /** A rate limit over one window: so many requests, or so many tokens, per `perSeconds`. */
 const rateLimit = z
   .strictObject({
@@ -105,6 +113,22 @@ export const configSchema = z
         shutdownTimeoutMs: positiveInt.default(10_000),
         /** The deepest GraphQL selection accepted. @default 12 */
         maxQueryDepth: positiveInt.default(12),
+        /**
+         * The largest request body read, on every route (REST and GraphQL); a larger one gets
+         * 413 before it is read. Also the largest WebSocket message (a larger one closes the
+         * socket with 1009). @default 4194304 (4 MiB)
+         */
+        maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
+        cors: z
+          .strictObject({
+            /**
+             * Browser origins allowed to call Conduit cross-origin (`https://app.example.com`,
+             * exact match), with credentials; any other origin gets no CORS headers.
+             * @default [] (no cross-origin access)
+             */
+            origins: z.array(origin).default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     redis: z.strictObject({ url: z.url({ protocol: /^rediss?$/ }) }).optional(),

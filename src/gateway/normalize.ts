@@ -15,6 +15,13 @@ const maxUser = 256;
  */
 const maxMaxTokens = 2_147_483_647;
 
+/**
+ * The deepest a tool's `parameters` may nest (objects and arrays): far more than any real JSON
+ * Schema, far less than what overflows the stack of the code that walks it (the cache key's
+ * stable JSON, the providers' JSON.stringify).
+ */
+export const maxParametersDepth = 64;
+
 /** Throws BAD_USER_INPUT naming the field at fault; returns the request with defaults filled. */
 export function normalizeRequest(request: ChatRequest): ChatRequest {
   if (!request.model.trim()) throw badInput('model', 'model must not be empty');
@@ -49,6 +56,7 @@ export function normalizeRequest(request: ChatRequest): ChatRequest {
     ) {
       throw badInput(`tools[${i}].parameters`, 'parameters must be a JSON Schema object');
     }
+    checkDepth(`tools[${i}].parameters`, tool.parameters);
   });
   checkToolChoice(request.toolChoice, names);
   return request;
@@ -74,6 +82,23 @@ function checkMessage(message: ChatMessage, i: number): void {
     if (!call.id) throw badInput(`${field}.toolCalls[${j}].id`, 'a tool call needs an id');
     if (!call.name) throw badInput(`${field}.toolCalls[${j}].name`, 'a tool call needs a name');
   });
+}
+
+/** Throws BAD_USER_INPUT when `value` nests objects or arrays deeper than `maxParametersDepth`. */
+export function checkDepth(field: string, value: unknown): void {
+  if (deeperThan(value, maxParametersDepth)) {
+    throw badInput(field, `${field} is nested deeper than ${maxParametersDepth} levels`);
+  }
+}
+
+/** Whether `value` has objects or arrays nested more than `levels` deep (recursing no deeper). */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (levels === 0) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (deeperThan(child, levels - 1)) return true;
+  }
+  return false;
 }
 
 function checkRange(field: string, value: number | undefined, min: number, max: number): void {

@@ -9,11 +9,13 @@
  * serializer (`processRegularResult`: status codes, content type, internals stripped), writing
  * Yoga's own SSE frames.
  *
- * Everything else goes to Yoga's handler untouched: GET, GraphiQL, multipart, other content
- * types, CORS preflights, query strings. And so does anything unusual found once the body is
- * read (bad JSON, batches, unknown parameters, parse or validation errors, a subscription asked
- * as JSON, a query asked as SSE, a context that refuses the caller: a 401): Yoga answers it from
- * the buffered body, so every error answer is Yoga's own.
+ * GET, HEAD and OPTIONS (GraphiQL, CORS preflights) go to Yoga's handler untouched. Every other
+ * request's body is read here, bounded by `server.maxBodyBytes` (413 past it, `http/body.ts`),
+ * and whatever the fast path does not take (multipart, other content types, query strings, and
+ * anything unusual found in the body: bad JSON, batches, unknown parameters, parse or
+ * validation errors, a subscription asked as JSON, a query asked as SSE, a context that refuses
+ * the caller: a 401) Yoga answers from the buffered body, so every error answer is Yoga's own
+ * and Yoga never reads a body of unbounded size.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -28,11 +30,21 @@ import {
   isAsyncIterable,
   processRegularResult,
 } from 'graphql-yoga';
+import { pipeline } from 'node:stream/promises';
 import { cancelWhenGone } from '../gateway/cancel.js';
+import { readBody, tooLarge } from '../http/body.js';
+import type { Cors } from '../http/cors.js';
 import { maskError } from './errors.js';
 import type { ConduitYoga } from './yoga.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export interface FastPathOptions {
+  /** The largest body read (`server.maxBodyBytes`); a larger one gets 413, unread. */
+  maxBodyBytes: number;
+  /** Who may call cross-origin (`server.cors`): the same answer Yoga's `cors` option gives. */
+  cors: Cors;
+}
 
 const regularTypes = ['application/graphql-response+json', 'application/json'] as const;
 type RegularType = (typeof regularTypes)[number];
@@ -104,15 +116,6 @@ function toParams(body: Buffer): Params | undefined {
   return parsed as unknown as Params;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
-
 /**
  * What `request` the context sees: the headers, and a signal aborted when the client leaves,
  * with its Cancel, which the gateway then uses as the request's own (one, not two).
@@ -138,17 +141,6 @@ function requestOf(req: IncomingMessage, res: ServerResponse): Request {
   } as unknown as Request;
 }
 
-/** Yoga's default CORS answer to a request with an Origin (any origin, with credentials). */
-function corsHeaders(req: IncomingMessage): Record<string, string> {
-  const origin = req.headers.origin;
-  if (origin === undefined) return {};
-  return {
-    'access-control-allow-origin': origin,
-    vary: 'Origin',
-    'access-control-allow-credentials': 'true',
-  };
-}
-
 /** A stand-in for the Fetch API's Response: `processRegularResult` only constructs one. */
 class Captured {
   constructor(
@@ -158,8 +150,14 @@ class Captured {
 }
 const capture = { Response: Captured } as unknown as Parameters<typeof processRegularResult>[1];
 
-export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
-  /** Yoga's answer to a request whose body was already read. */
+export function createGraphQLFastPath(yoga: ConduitYoga, options: FastPathOptions): Handler {
+  const { maxBodyBytes, cors } = options;
+
+  /**
+   * Yoga's answer to a request whose body was already read (bounded: Yoga never reads a body
+   * itself). A streamed answer (SSE, multipart) is written as it comes and stops when the
+   * client leaves; any other is written in one piece.
+   */
   async function replay(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -167,15 +165,41 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
     }
     const response = await yoga.fetch(
       `http://${req.headers.host ?? 'localhost'}${req.url}`,
-      { method: 'POST', headers, body: new Uint8Array(body) } as RequestInit,
+      {
+        method: req.method,
+        headers,
+        body: new Uint8Array(body.buffer, body.byteOffset, body.length),
+        signal: cancelWhenGone(res).native,
+      } as RequestInit,
       {},
     );
-    const answer = Buffer.from(await response.arrayBuffer());
+    // Yoga's Headers may keep the case they were written in.
     const out: Record<string, string> = {};
-    response.headers.forEach((value, name) => (out[name] = value));
+    response.headers.forEach((value, name) => (out[name.toLowerCase()] = value));
+    const type = out['content-type'] ?? '';
+    if (response.body && (type.startsWith('text/event-stream') || type.startsWith('multipart/'))) {
+      res.writeHead(response.status, out);
+      // The client leaving ends the pipeline early: Yoga's stream is cancelled, nothing to report.
+      await pipeline(response.body as unknown as AsyncIterable<Uint8Array>, res).catch(() => {});
+      return;
+    }
+    const answer = Buffer.from(await response.arrayBuffer());
     out['content-length'] = String(answer.length);
     res.writeHead(response.status, out);
     res.end(answer);
+  }
+
+  /** 413 as a GraphQL-over-HTTP request error; the connection closes, the rest unread. */
+  function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+    const text = JSON.stringify({
+      errors: [{ message: `the request body is larger than ${maxBodyBytes} bytes` }],
+    });
+    const headers = cors.headers(req);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = String(Buffer.byteLength(text));
+    headers.connection = 'close';
+    res.writeHead(413, headers);
+    res.end(text);
   }
 
   function send(
@@ -186,7 +210,7 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
   ): void {
     const { body, init } = processRegularResult(result, capture, type) as unknown as Captured;
     const text = body ?? '';
-    const headers: Record<string, string> = corsHeaders(req);
+    const headers: Record<string, string> = cors.headers(req);
     for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
     headers['content-length'] = String(Buffer.byteLength(text));
     res.writeHead(init.status, headers);
@@ -194,9 +218,16 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
   }
 
   return async (req, res) => {
+    const method = req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') {
+      // Bodiless: Yoga reads none. One that says it is too large is refused all the same.
+      if (Number(req.headers['content-length']) > maxBodyBytes) return refuseTooLarge(req, res);
+      return yoga(req, res);
+    }
+    const body = await readBody(req, maxBodyBytes);
+    if (body === tooLarge) return refuseTooLarge(req, res);
     const type = eligible(req);
-    if (!type) return yoga(req, res);
-    const body = await readBody(req);
+    if (!type) return replay(req, res, body);
     const params = toParams(body);
     if (!params) return replay(req, res, body);
 
@@ -230,7 +261,7 @@ export function createGraphQLFastPath(yoga: ConduitYoga): Handler {
         operationName: params.operationName,
       };
       const events = await subscribeOrError(() => enveloped.subscribe(args));
-      return streamEvents(req, res, events, yoga.fetchAPI);
+      return streamEvents(res, events, yoga.fetchAPI, cors.headers(req));
     }
     let result: ExecutionResult;
     try {
@@ -281,21 +312,21 @@ const serialize = (result: ExecutionResult): string =>
  * (the subscription failed before it began) goes out through Yoga's own processor.
  */
 async function streamEvents(
-  req: IncomingMessage,
   res: ServerResponse,
   result: unknown,
   fetchAPI: ConduitYoga['fetchAPI'],
+  cors: Record<string, string>,
 ): Promise<void> {
   if (!isAsyncIterable(result)) {
     const sse = getSSEProcessor();
     const response = await sse(result as ExecutionResult, fetchAPI, 'text/event-stream');
-    const headers: Record<string, string> = corsHeaders(req);
+    const headers = cors;
     response.headers.forEach((value, name) => (headers[name] = value));
     res.writeHead(response.status, headers);
     res.end(Buffer.from(await response.arrayBuffer()));
     return;
   }
-  const headers = corsHeaders(req);
+  const headers = cors;
   headers['content-type'] = 'text/event-stream';
   headers.connection = 'keep-alive';
   headers['cache-control'] = 'no-cache';

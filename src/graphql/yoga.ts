@@ -4,6 +4,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
+import { createCors, type Cors } from '../http/cors.js';
 import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
 import { depthLimit } from './depth-limit.js';
@@ -85,8 +86,14 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     },
   };
 
+  // Server settings never change on reload: one Cors for the life of the server.
+  let cors: Cors | undefined;
+
   return createYoga<ServerContext, Context>({
     schema,
+    // The fast path and REST answer from the same list (`http/cors.ts`).
+    cors: (request) =>
+      (cors ??= createCors(services().config.server.cors.origins)).yogaOptions(request),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,

@@ -8,6 +8,7 @@
  * @see https://platform.openai.com/docs/api-reference/embeddings/create
  */
 import { badInput } from '../gateway/errors.js';
+import { checkDepth } from '../gateway/normalize.js';
 import type {
   CacheMode,
   ChatMessage,
@@ -77,7 +78,7 @@ export function toChatCall(body: unknown, cacheHeader: string | undefined): Chat
   for (const [name, isUnsupported] of unsupported) {
     const value = body[name];
     if (value !== undefined && value !== null && isUnsupported(value)) {
-      throw badInput(name, `${name} ${JSON.stringify(value)} is not supported by this gateway`);
+      throw badInput(name, `${name} ${shown(value)} is not supported by this gateway`);
     }
   }
   const request: ChatRequest = {
@@ -188,7 +189,7 @@ function toMessages(value: unknown): ChatMessage[] {
       default:
         throw badInput(
           `${at}.role`,
-          `role ${JSON.stringify(message.role)} is not supported: use system, developer, user, assistant or tool`,
+          `role ${shown(message.role)} is not supported: use system, developer, user, assistant or tool`,
         );
     }
   });
@@ -206,7 +207,7 @@ function toContent(value: unknown, at: string): string | null {
     if (typeof piece !== 'string') {
       throw badInput(
         `${at}[${j}].type`,
-        `content parts of type ${JSON.stringify(part.type)} are not supported: only text`,
+        `content parts of type ${shown(part.type)} are not supported: only text`,
       );
     }
     text = j === 0 ? piece : `${text}\n${piece}`;
@@ -242,6 +243,7 @@ function toTools(value: unknown): ToolSpec[] {
     if (description !== undefined) spec.description = description;
     if (fn.parameters !== undefined && fn.parameters !== null) {
       if (!isObject(fn.parameters)) throw wrongType(`${at}.function.parameters`, 'an object');
+      checkDepth(`${at}.function.parameters`, fn.parameters);
       spec.parameters = fn.parameters;
     }
     return spec;
@@ -282,6 +284,17 @@ function optionalNumber(object: Json, key: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(key, 'a number');
   return value;
+}
+
+/** A client's value in an error message: its JSON, cut short; never a throw (nested too deep). */
+function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return '(a value nested too deep to show)';
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }
 
 const wrongType = (name: string, what: string) => badInput(name, `${name} must be ${what}`);

@@ -12,6 +12,7 @@ import { cancelWhenGone } from '../gateway/cancel.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
+import { BodyAborted, readBody, tooLarge } from '../http/body.js';
 import type { Services } from '../services.js';
 import { completeChat, streamChat } from './chat.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
@@ -19,23 +20,27 @@ import { createEmbeddings } from './embeddings.js';
 import { openAIError, toOpenAIError } from './errors.js';
 import { listModels, retrieveModel } from './models.js';
 
-/** The largest request body read. */
-const maxBodyBytes = 16 * 1024 * 1024;
-
-/** Serves one request whose path starts with `/v1/`. Never rejects. */
+/**
+ * Serves one request whose path starts with `/v1/`. Rejects only with `BodyAborted` (the client
+ * left mid-body: nobody to answer, the server logs it); every other failure is answered.
+ */
 export async function handleOpenAI(
   services: Services,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
 ): Promise<void> {
+  const { maxBodyBytes } = services.config.server;
   try {
+    // Before the key: a body said to be too large is refused unread, whoever sends it.
+    if (Number(req.headers['content-length']) > maxBodyBytes)
+      return send(res, bodyTooLarge(maxBodyBytes));
     const caller = services.auth.authenticate(req.headers.authorization);
     const method = req.method;
     if (path === '/v1/chat/completions') {
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
-      const body = await readJson(req);
-      if (body === tooLarge) return send(res, bodyTooLarge());
+      const body = await readJson(req, maxBodyBytes);
+      if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
       const cacheHeader = req.headers['x-conduit-cache'];
       const call = toChatCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
       const signal = cancelWhenGone(res);
@@ -44,18 +49,19 @@ export async function handleOpenAI(
     }
     if (path === '/v1/embeddings') {
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
-      const body = await readJson(req);
-      if (body === tooLarge) return send(res, bodyTooLarge());
+      const body = await readJson(req, maxBodyBytes);
+      if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
       return send(res, await createEmbeddings(services, caller, body, cancelWhenGone(res)));
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (method !== 'GET') return send(res, notAllowed(method, path, 'GET'));
       if (path === '/v1/models') return send(res, listModels(services, caller, newRequestId()));
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const id = decodeModelId(path.slice('/v1/models/'.length));
       return send(res, retrieveModel(services, caller, id, newRequestId()));
     }
     return send(res, withConduitHeaders(openAIError(404, `Unknown route ${method} ${path}`)));
   } catch (error) {
+    if (error instanceof BodyAborted) throw error;
     if (res.headersSent) {
       // Only the stream writes before it is done, and it reports its own failures.
       res.end();
@@ -102,7 +108,7 @@ const notAllowed = (method: string | undefined, path: string, allowed: string): 
   return reply;
 };
 
-const bodyTooLarge = (): Reply => {
+const bodyTooLarge = (maxBodyBytes: number): Reply => {
   const reply = withConduitHeaders(
     openAIError(413, `the request body is larger than ${maxBodyBytes} bytes`),
   );
@@ -110,12 +116,10 @@ const bodyTooLarge = (): Reply => {
   return reply;
 };
 
-const tooLarge = Symbol('too large');
-
 /** The body, read once into one Buffer and parsed once. Throws BAD_USER_INPUT if not JSON. */
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
-  if (body === null) return tooLarge;
+async function readJson(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
+  const body = await readBody(req, maxBodyBytes);
+  if (body === tooLarge) return tooLarge;
   if (body.length === 0) throw badInput('body', 'the request body is empty: send a JSON object');
   try {
     return JSON.parse(body.toString('utf8'));
@@ -124,25 +128,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Null when the body passes `maxBodyBytes` (the rest is left unread). */
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.pause();
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
+/** The model id in `/v1/models/{id}`, percent-decoded. Throws BAD_USER_INPUT if it cannot be. */
+function decodeModelId(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw badInput('model', 'the model id in the path is not valid percent-encoding');
+  }
 }

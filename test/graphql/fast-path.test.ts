@@ -5,6 +5,7 @@ import { createClient as createSseClient } from 'graphql-sse';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createGraphQLFastPath, negotiate } from '../../src/graphql/fast-path.js';
 import { createConduitYoga, type ConduitYoga } from '../../src/graphql/yoga.js';
+import { createCors } from '../../src/http/cors.js';
 import { collect, wsClient } from '../helpers/clients.js';
 import { startConduit, type TestConduit } from '../helpers/conduit.js';
 import { onDispose } from '../helpers/dispose.js';
@@ -45,7 +46,7 @@ describe('the GraphQL fast path', () => {
     gw = await startConduit({
       providers: { echo: { type: 'echo' } },
       clients: [{ id: 'app', key: KEY }],
-      server: { maxQueryDepth: 4 },
+      server: { maxQueryDepth: 4, cors: { origins: ['https://app.example'] } },
     });
     yoga = createConduitYoga(() => gw.conduit.services);
     const watched = new Proxy(yoga, {
@@ -61,7 +62,8 @@ describe('the GraphQL fast path', () => {
         };
       },
     });
-    const handle = createGraphQLFastPath(watched);
+    const { maxBodyBytes, cors } = gw.conduit.services.config.server;
+    const handle = createGraphQLFastPath(watched, { maxBodyBytes, cors: createCors(cors.origins) });
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       void handle(req, res);
     });
@@ -210,13 +212,28 @@ describe('the GraphQL fast path', () => {
     expect(none.status).toBe(406);
   });
 
-  it('sends the CORS headers Yoga sends', async () => {
-    const [fast, own] = await both(
+  it('sends the CORS headers Yoga sends, to an allowed origin only', async () => {
+    const names = [
+      'access-control-allow-origin',
+      'access-control-allow-credentials',
+      'access-control-allow-methods',
+      'access-control-allow-headers',
+      'access-control-expose-headers',
+      'vary',
+    ];
+    for (const origin of ['https://app.example', 'https://evil.example']) {
+      const [fast, own] = await both(post({ query: '{ __typename }' }, { origin }));
+      for (const name of names)
+        expect([origin, name, fast.headers.get(name)]).toEqual([
+          origin,
+          name,
+          own.headers.get(name),
+        ]);
+    }
+    const [allowed] = await both(
       post({ query: '{ __typename }' }, { origin: 'https://app.example' }),
     );
-    for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'])
-      expect([name, fast.headers.get(name)]).toEqual([name, own.headers.get(name)]);
-    expect(fast.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
   });
 
   it('streams an SSE subscription itself, frame for frame as Yoga does', async () => {

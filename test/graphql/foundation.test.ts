@@ -317,13 +317,13 @@ describe('with clients', () => {
     expect(typeof ops.body.data.invalidateCache).toBe('number');
   });
 
-  it('closes a WebSocket with 4403 when the key is missing or wrong', async () => {
+  it('closes a WebSocket with 4401 when the key is missing or wrong', async () => {
     for (const authorization of [undefined, 'Bearer wrong-key']) {
       const client = wsClient(gw.wsUrl, authorization);
       const error = await collect(client.iterate({ query: STREAM, variables: say('hi') })).catch(
         (e: unknown) => e,
       );
-      expect((error as { code?: number }).code).toBe(4403);
+      expect((error as { code?: number }).code).toBe(4401);
     }
   });
 

@@ -106,7 +106,7 @@ describe('logs, alerts, errors and metrics never show a secret', () => {
       .iterate({ query: '{ viewer { id } }' })
       .next()
       .catch((event: { code: number; reason: string }) => event);
-    expect((closed as { code: number }).code).toBe(4403);
+    expect((closed as { code: number }).code).toBe(4401);
 
     seen.push((await graphql('{ providers { name keys availableKeys } }', {}, ADMIN_KEY)).text);
     seen.push((await graphql('{ usage(groupBy: [CLIENT]) { requests } }', {}, ADMIN_KEY)).text);

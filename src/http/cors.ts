@@ -1,0 +1,127 @@
+/**
+ * CORS for every route that serves browsers (`/graphql` and `/v1/*`), from one list of allowed
+ * origins (`server.cors.origins`). A request from an allowed origin gets that origin back, with
+ * credentials and `vary: Origin`; any other origin gets no CORS headers at all, so the browser
+ * keeps the answer from the page. With no origins configured nothing is allowed cross-origin.
+ *
+ * The GraphQL fast path and REST write these headers themselves; Yoga (everything else on
+ * `/graphql`, preflights included) gets the same answer through its `cors` option
+ * (`yogaOptions`), so the two never disagree.
+ *
+ * @see https://fetch.spec.whatwg.org/#http-cors-protocol
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CORSOptions } from 'graphql-yoga';
+
+/** What a preflight may ask for besides what it names itself. */
+const methods = ['GET', 'POST', 'OPTIONS'];
+const allowedHeaders = ['authorization', 'content-type', 'accept', 'x-conduit-cache'];
+/** Headers a page may read from an answer: ids, who answered, and when to retry. */
+const exposedHeaders = [
+  'x-request-id',
+  'x-conduit-provider',
+  'x-conduit-cache',
+  'retry-after',
+  'x-should-retry',
+];
+/** How long a browser may keep a preflight's answer. */
+const maxAgeSeconds = 600;
+
+export interface Cors {
+  /**
+   * The CORS headers for an answer to `req`, in a fresh object the caller may add to; empty
+   * when it has no Origin or one not allowed.
+   */
+  headers(req: IncomingMessage): Record<string, string>;
+  /** Sets the headers on `res` (they join whatever `writeHead` writes later). */
+  apply(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Answers a preflight (OPTIONS with an Origin) with 204, its CORS headers only when the
+   * origin is allowed; false for any other request.
+   */
+  preflight(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Yoga's `cors` option: the same headers for the requests Yoga answers. */
+  yogaOptions(request: Request): CORSOptions;
+}
+
+export function createCors(origins: readonly string[]): Cors {
+  const allowed = new Set(origins);
+  const originOf = (req: IncomingMessage): string | undefined => {
+    const origin = req.headers.origin;
+    return origin !== undefined && allowed.has(origin) ? origin : undefined;
+  };
+
+  /** Mirrors what Yoga writes for `yogaOptions` (whatwg-node's getCORSHeadersByRequestAndOptions). */
+  const headersFor = (
+    origin: string,
+    preflight: boolean,
+    asked: string | undefined,
+  ): Record<string, string> => {
+    const headers: Record<string, string> = {
+      'access-control-allow-origin': origin,
+      vary: 'Origin',
+    };
+    if (preflight) {
+      headers['access-control-allow-methods'] = methods.join(', ');
+      headers['access-control-allow-headers'] = allowedHeadersFor(asked).join(', ');
+    }
+    headers['access-control-allow-credentials'] = 'true';
+    headers['access-control-expose-headers'] = exposedHeaders.join(', ');
+    if (preflight) headers['access-control-max-age'] = String(maxAgeSeconds);
+    return headers;
+  };
+
+  return {
+    headers(req) {
+      const origin = allowed.size === 0 ? undefined : originOf(req);
+      return origin === undefined ? {} : headersFor(origin, false, undefined);
+    },
+    apply(req, res) {
+      const origin = allowed.size === 0 ? undefined : originOf(req);
+      if (origin === undefined) return;
+      for (const [name, value] of Object.entries(headersFor(origin, false, undefined)))
+        res.setHeader(name, value);
+    },
+    preflight(req, res) {
+      if (req.method !== 'OPTIONS' || req.headers.origin === undefined) return false;
+      const origin = originOf(req);
+      const asked = req.headers['access-control-request-headers'];
+      const headers = origin === undefined ? {} : headersFor(origin, true, asked);
+      headers['content-length'] = '0';
+      res.writeHead(204, headers);
+      res.end();
+      return true;
+    },
+    yogaOptions(request) {
+      const origin = request.headers.get('origin');
+      if (origin === null || !allowed.has(origin)) return false;
+      const preflight = request.method === 'OPTIONS';
+      // `origin` left out: Yoga then answers with the request's own origin and `vary: Origin`.
+      return {
+        credentials: true,
+        exposedHeaders,
+        ...(preflight && {
+          methods,
+          allowedHeaders: allowedHeadersFor(
+            request.headers.get('access-control-request-headers') ?? undefined,
+          ),
+          maxAge: maxAgeSeconds,
+        }),
+      };
+    },
+  };
+}
+
+/**
+ * The headers a preflight may allow: ours, and whatever else the page asked for (the origin is
+ * trusted; its client library may send headers of its own).
+ */
+function allowedHeadersFor(asked: string | undefined): string[] {
+  if (!asked) return allowedHeaders;
+  const more = asked
+    .toLowerCase()
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '' && !allowedHeaders.includes(name));
+  return more.length === 0 ? allowedHeaders : [...allowedHeaders, ...more];
+}
