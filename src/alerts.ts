@@ -1,10 +1,12 @@
 /**
  * Alerts (budget thresholds, keys taken out of a pool): one log line each, and a JSON POST to
  * `alerts.webhookUrl` when set. Never awaited on a request's path; a failed POST is logged.
- * An alert names the client or the provider, never a key.
+ * An alert names the client or the provider, never a key; what it carries of an upstream's
+ * words (a key's refusal) has credential-shaped strings masked.
  */
 import { request } from 'undici';
 import type { Logger } from './log.js';
+import { maskSecrets } from './redact.js';
 
 export type Alert =
   | {
@@ -49,7 +51,8 @@ export function createAlerts(
   };
 
   const alerts: Alerts = {
-    send(alert) {
+    send(raw) {
+      const alert = raw.type === 'key_disabled' ? { ...raw, reason: maskSecrets(raw.reason) } : raw;
       if (alert.type === 'usage_dropped') {
         if (window) {
           heldDrops += alert.dropped;

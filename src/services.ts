@@ -24,6 +24,7 @@ import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
 import { createLimiter } from './state/limits.js';
 import { createRedis, type SharedRedis } from './state/redis.js';
 import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
+import { createRedactor, secretsOf } from './redact.js';
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
 
@@ -213,6 +214,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     retry: config.retry,
     onLatency: (target, ms) => latency.observe(target, ms),
     onAfterAnswerError: (error) => log.error({ err: error }, 'recording a finished request failed'),
+    mask: createRedactor(secretsOf(config)).mask,
     onKeyDisabled: (provider, keyIndex, error) =>
       alerts.send({
         type: 'key_disabled',

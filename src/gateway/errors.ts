@@ -2,6 +2,7 @@
  * One error type for everything the gateway refuses or fails at; each edge maps it once
  * (GraphQL: `graphql/errors.ts`, REST: `rest/openai-errors.ts`).
  */
+import { maskSecrets } from '../redact.js';
 
 export const ErrorCodes = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -66,9 +67,14 @@ const retryableKinds: ReadonlySet<UpstreamErrorKind> = new Set([
   'stream',
 ]);
 
+/** The most of an upstream's error body an UpstreamError keeps (for logs). */
+const maxBodyChars = 4096;
+
 /**
- * A failed upstream call, as a provider adapter reports it. The raw body is kept for logs and
- * never shown to clients.
+ * A failed upstream call, as a provider adapter reports it. Its message and body are upstream
+ * text, so credential-shaped strings in them are masked here, once, whoever reads them later
+ * (the gateway also masks the config's own secrets). The body is kept, cut, for logs and never
+ * shown to clients.
  */
 export class UpstreamError extends Error {
   readonly [upstreamErrorMarker] = true;
@@ -89,12 +95,12 @@ export class UpstreamError extends Error {
     body?: string;
     cause?: unknown;
   }) {
-    super(options.message, { cause: options.cause });
+    super(maskSecrets(options.message), { cause: options.cause });
     this.kind = options.kind;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = options.retryable ?? retryableKinds.has(options.kind);
-    this.body = options.body;
+    this.body = options.body === undefined ? undefined : maskSecrets(options.body).slice(0, maxBodyChars);
   }
 
   static isInstance(error: unknown): error is UpstreamError {
