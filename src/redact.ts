@@ -36,9 +36,9 @@ const patterns: readonly [RegExp, string][] = [
   [/\bsk-[\w*…-]{6,512}/g, REDACTED],
   // Google API keys.
   [/\bAIza[\w-]{20,128}/g, REDACTED],
-  // key=…, "api_key": "…", x-api-key: …, password=…, token=…
+  // key=…, "api_key": "…", x-api-key: …, password=…, token=…; quotes may be escaped (JSON in JSON).
   [
-    /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)["']?\s{0,3}[:=]\s{0,3}["']?)[^\s"'\\&,;[\]{}<>]{4,1024}/gi,
+    /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)(?:\\{0,4}["'])?\s{0,3}[:=]\s{0,3}(?:\\{0,4}["'])?)[^\s"'\\&,;[\]{}<>]{4,1024}/gi,
     `$1${REDACTED}`,
   ],
 ];
