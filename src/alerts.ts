@@ -63,7 +63,10 @@ export function createAlerts(
       }
       log.warn({ alert }, `alert: ${alert.type}`);
       if (!webhookUrl) return;
-      const body = JSON.stringify({ ...alert, service: 'conduit', time: new Date().toISOString() });
+      // Every alert type masked, whatever text a future one carries; masks keep JSON intact.
+      const body = maskSecrets(
+        JSON.stringify({ ...alert, service: 'conduit', time: new Date().toISOString() }),
+      );
       const sent = request(webhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -53,7 +53,8 @@ export function createRedactor(secrets: Iterable<string> = []): Redactor {
     mask(text) {
       let out = text;
       // Literals first: a configured key that is not key-shaped is only found as itself.
-      for (const secret of literals) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      for (const secret of literals)
+        if (out.includes(secret)) out = out.split(secret).join(REDACTED);
       for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
       return out;
     },

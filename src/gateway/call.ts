@@ -303,8 +303,9 @@ function asUpstreamError(error: unknown): UpstreamError {
   });
 }
 
-/** The most of an upstream's own words a tenant is shown. */
+/** The most of an upstream's own words a tenant is shown, and of its body a log keeps. */
 const maxDetailChars = 300;
+const maxBodyChars = 4096;
 
 /**
  * The failure as tenants, webhooks and logs may see it: the upstream's words with every secret
@@ -317,22 +318,22 @@ function sanitized(
   key: string | undefined,
   mask: Mask = maskSecrets,
 ): UpstreamError {
-  const clean = (text: string) => {
-    const masked = mask(key && key.length > 0 ? text.split(key).join(REDACTED) : text);
-    return masked.length > maxDetailChars ? `${masked.slice(0, maxDetailChars)}…` : masked;
+  const clean = (text: string, max: number) => {
+    const masked = mask(key ? text.split(key).join(REDACTED) : text);
+    return masked.length > max ? `${masked.slice(0, max)}…` : masked;
   };
   const status = failure.status === undefined ? '' : ` ${failure.status}`;
   const message =
     failure.kind === 'auth'
       ? `${provider} answered${status}: the key was refused`
-      : clean(failure.message);
+      : clean(failure.message, maxDetailChars);
   return new UpstreamError({
     kind: failure.kind,
     message,
     ...(failure.status !== undefined && { status: failure.status }),
     ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
     retryable: failure.retryable,
-    ...(failure.body !== undefined && { body: mask(key ? failure.body.split(key).join(REDACTED) : failure.body) }),
+    ...(failure.body !== undefined && { body: clean(failure.body, maxBodyChars) }),
   });
 }
 

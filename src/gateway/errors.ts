@@ -67,14 +67,11 @@ const retryableKinds: ReadonlySet<UpstreamErrorKind> = new Set([
   'stream',
 ]);
 
-/** The most of an upstream's error body an UpstreamError keeps (for logs). */
-const maxBodyChars = 4096;
-
 /**
- * A failed upstream call, as a provider adapter reports it. Its message and body are upstream
- * text, so credential-shaped strings in them are masked here, once, whoever reads them later
- * (the gateway also masks the config's own secrets). The body is kept, cut, for logs and never
- * shown to clients.
+ * A failed upstream call, as a provider adapter reports it. Its message is upstream text, so
+ * credential-shaped strings in it are masked here, once, whoever reads it later (the call loop
+ * also masks the config's own secrets, and the body). The raw body is kept for the call loop,
+ * which masks it, and never shown to clients.
  */
 export class UpstreamError extends Error {
   readonly [upstreamErrorMarker] = true;
@@ -100,7 +97,7 @@ export class UpstreamError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = options.retryable ?? retryableKinds.has(options.kind);
-    this.body = options.body === undefined ? undefined : maskSecrets(options.body).slice(0, maxBodyChars);
+    this.body = options.body;
   }
 
   static isInstance(error: unknown): error is UpstreamError {

@@ -16,12 +16,14 @@ const httpStatus: Partial<Record<ErrorCode, number>> = {
 /**
  * Upstream text reaches a message or an attempt's error through the gateway, which masks it;
  * masked again here, so nothing credential-shaped leaves whatever path it took (a stream that
- * broke mid-way, say). The request id lets a tenant name the failure to an operator.
+ * broke mid-way, say). The request id of a failed upstream call lets a tenant name it to an
+ * operator.
  */
 export function toGraphQLError(error: GatewayError, path?: GraphQLError['path']): GraphQLError {
   const status = httpStatus[error.code];
-  const requestId = requestIdOf(error);
   const { attempts } = error.details;
+  // Named where an upstream was called: that is the failure a tenant asks an operator about.
+  const requestId = Array.isArray(attempts) ? requestIdOf(error) : undefined;
   return createGraphQLError(maskSecrets(error.message), {
     ...(path && { path }),
     extensions: {

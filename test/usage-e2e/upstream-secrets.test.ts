@@ -23,7 +23,17 @@ const DB_PASSWORD = `hunter2${hex(6)}`;
 const SK = `sk-ant-api03-${hex(16)}`;
 const GOOGLE = `AIzaSy${hex(16)}`;
 const API_KEY_VALUE = hex(20);
-const SECRETS = [UP_KEY, DOWN_KEY, CLIENT_KEY, HOOK_TOKEN, BEARER, DB_PASSWORD, SK, GOOGLE, API_KEY_VALUE];
+const SECRETS = [
+  UP_KEY,
+  DOWN_KEY,
+  CLIENT_KEY,
+  HOOK_TOKEN,
+  BEARER,
+  DB_PASSWORD,
+  SK,
+  GOOGLE,
+  API_KEY_VALUE,
+];
 
 /** What a careless upstream (or the proxy before it) says back. */
 const hostile = (status: number) =>
@@ -46,8 +56,17 @@ describe('upstream error text reaching tenants, webhooks and logs', () => {
       if (status === 200) {
         return { kind: 'json', body: openaiCompletion(resolveReply({ text: 'ok' }, call.json)) };
       }
-      const type = status === 401 ? 'invalid_api_key' : status === 400 ? 'invalid_request_error' : 'server_error';
-      return { kind: 'json', status, body: { error: { message: hostile(status), type, param: null, code: type } } };
+      const type =
+        status === 401
+          ? 'invalid_api_key'
+          : status === 400
+            ? 'invalid_request_error'
+            : 'server_error';
+      return {
+        kind: 'json',
+        status,
+        body: { error: { message: hostile(status), type, param: null, code: type } },
+      };
     });
     onDispose(() => upstream.close());
     webhook = await startWebhook();
@@ -136,7 +155,11 @@ describe('upstream error text reaching tenants, webhooks and logs', () => {
   });
 
   it('shows no secret in any answer, alert payload or log line', () => {
-    const captured = [...seen, ...webhook.posts.map((p) => JSON.stringify(p.body)), ...gw.logs].join('\n');
+    const captured = [
+      ...seen,
+      ...webhook.posts.map((p) => JSON.stringify(p.body)),
+      ...gw.logs,
+    ].join('\n');
     expect(captured).toContain('[redacted]');
     for (const secret of SECRETS) expect(captured).not.toContain(secret);
   });
