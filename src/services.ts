@@ -107,6 +107,10 @@ export async function createInfrastructure(
     config.circuitBreaker.halfOpenAfterMs,
   );
   metrics.trackOpenCircuits(() => breakers.openCount());
+  const cooldowns = createCooldowns({
+    ...(client && { redis: client }),
+    onStoreError: onStoreError('cooldowns'),
+  });
   return {
     log,
     metrics,
@@ -114,10 +118,7 @@ export async function createInfrastructure(
     usage,
     transport,
     cache,
-    cooldowns: createCooldowns({
-      ...(client && { redis: client }),
-      onStoreError: onStoreError('cooldowns'),
-    }),
+    cooldowns,
     spend: createSpendCounters({
       ...(client && { redis: client }),
       onStoreError: onStoreError('spend'),
@@ -133,6 +134,7 @@ export async function createInfrastructure(
       );
       await alerts.settled();
       await cache.close();
+      await cooldowns.close();
       await transport.close();
       await redis?.close();
       if (flushed !== undefined) throw flushed;
@@ -165,6 +167,19 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
   const keys = createKeyPools(
     new Map(Object.entries(config.providers).map(([name, p]) => [name, p.keys])),
     infra.cooldowns,
+    {
+      backoff: (name) => config.providers[name]!.keyProbe,
+      refuses: (name, key) =>
+        providers
+          .get(name)
+          ?.probeKey?.(key)
+          .then((status) => status === 401 || status === 403),
+      onProbed: (provider, keyIndex, restored) =>
+        log.info(
+          { provider, keyIndex },
+          restored ? 'key probe: the key is taken again' : 'key probe: the key is still refused',
+        ),
+    },
   );
   const redisClient = infra.redis?.client;
   const admitter = createAdmitter({
