@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
+import { createLogger } from '../src/log.js';
 import { createRedactor, maskSecrets, secretsOf } from '../src/redact.js';
 
 describe('maskSecrets', () => {
@@ -95,5 +96,21 @@ describe('secretsOf', () => {
         'dbpass12345',
       ]),
     );
+  });
+});
+
+describe('the logger', () => {
+  it('masks credential-shaped strings in every line, which stays JSON', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const error = new Error('could not reach postgres://admin:hunter2@db.internal/x', {
+      cause: new Error('upstream said Authorization: Bearer upstream-SECRET-42'),
+    });
+    log.error({ err: error, detail: { body: '{"api_key":"0123456789abcdef"}' } }, 'failed');
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(() => JSON.parse(line)).not.toThrow();
+    expect(line).not.toMatch(/hunter2|upstream-SECRET-42|0123456789abcdef/);
+    expect(JSON.parse(line).msg).toBe('failed');
   });
 });
