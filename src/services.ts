@@ -173,7 +173,8 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
         providers
           .get(name)
           ?.probeKey?.(key)
-          .then((status) => status === 401 || status === 403),
+          // 401 only: a key without permission to list models (403) may still chat.
+          .then((status) => status === 401),
       onProbed: (provider, keyIndex, restored) =>
         log.info(
           { provider, keyIndex },

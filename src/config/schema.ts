@@ -36,7 +36,7 @@ const provider = z.strictObject({
   delayMs: z.number().int().nonnegative().default(0),
   /**
    * A key the provider refuses (401/403) leaves the pool, with an alert, and is probed after
-   * `afterMs` (GET {baseUrl}/models with the key): back in the pool when it is taken, else
+   * `afterMs` (GET {baseUrl}/models with the key): back in the pool unless that is a 401, else
    * probed again after twice the wait, up to `maxAfterMs`.
    */
   keyProbe: z

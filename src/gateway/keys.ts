@@ -36,7 +36,7 @@ export interface KeyProbeOptions {
   /** The first wait after a refusal, and the longest, per provider. */
   backoff(provider: string): { afterMs: number; maxAfterMs: number };
   /**
-   * One cheap call with the key: true when the provider refused it again (401/403). Undefined
+   * One cheap call with the key: true when the provider refused it again (401). Undefined
    * when the provider has no such call: the key is then let back on trial.
    */
   refuses(provider: string, key: string): Promise<boolean> | undefined;
