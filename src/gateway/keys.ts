@@ -98,13 +98,20 @@ export function createKeyPools(
     const id = `${provider}\n${index}`;
     if (timers.has(id)) return; // already out, its probe waiting
     const wait = waitFor(provider, id);
-    await cooldowns.disable(provider, index, wait + probeGraceMs);
+    const markSet = cooldowns.disable(provider, index, wait + probeGraceMs);
+    // Set before the await: a second 401 on the same key, arriving meanwhile, finds it.
     const timer = setTimeout(() => {
       timers.delete(id);
-      void probeKey(provider, index, id);
+      // After the mark is written: a probe's answer must not be undone by a late mark.
+      markSet
+        .then(() => probeKey(provider, index, id))
+        .catch(() => {
+          // Cooldowns report their own store errors; nothing is left to do with a failed probe.
+        });
     }, wait);
     timer.unref();
     timers.set(id, timer);
+    await markSet;
   }
 
   async function probeKey(provider: string, index: number, id: string): Promise<void> {
