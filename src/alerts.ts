@@ -1,10 +1,12 @@
 /**
  * Alerts (budget thresholds, keys taken out of a pool): one log line each, and a JSON POST to
  * `alerts.webhookUrl` when set. Never awaited on a request's path; a failed POST is logged.
- * An alert names the client or the provider, never a key.
+ * An alert names the client or the provider, never a key; what it carries of an upstream's
+ * words (a key's refusal) has credential-shaped strings masked.
  */
 import { request } from 'undici';
 import type { Logger } from './log.js';
+import { maskSecrets } from './redact.js';
 
 export type Alert =
   | {
@@ -49,7 +51,8 @@ export function createAlerts(
   };
 
   const alerts: Alerts = {
-    send(alert) {
+    send(raw) {
+      const alert = raw.type === 'key_disabled' ? { ...raw, reason: maskSecrets(raw.reason) } : raw;
       if (alert.type === 'usage_dropped') {
         if (window) {
           heldDrops += alert.dropped;
@@ -60,7 +63,10 @@ export function createAlerts(
       }
       log.warn({ alert }, `alert: ${alert.type}`);
       if (!webhookUrl) return;
-      const body = JSON.stringify({ ...alert, service: 'conduit', time: new Date().toISOString() });
+      // Every alert type masked, whatever text a future one carries; masks keep JSON intact.
+      const body = maskSecrets(
+        JSON.stringify({ ...alert, service: 'conduit', time: new Date().toISOString() }),
+      );
       const sent = request(webhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

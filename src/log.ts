@@ -1,5 +1,9 @@
-/** pino, with every place a secret could sit redacted, writing to stdout in batches. */
-import { pino, type DestinationStream, type Logger } from 'pino';
+/**
+ * pino, with every place a secret could sit redacted, and credential-shaped strings masked in
+ * every line (an error's message may quote an upstream), writing to stdout in batches.
+ */
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { maskSecrets } from './redact.js';
 import type { UsageRecord } from './usage/store.js';
 
 export type { Logger };
@@ -19,9 +23,21 @@ export const redactPaths = [
   'connectionParams.authorization',
 ];
 
+/**
+ * Masks each line as written: the whole JSON line, since a secret may sit in any field (an
+ * error's message, its cause's, a body). The masks never take a `"` or `\`, so the line stays
+ * JSON. The per-request line is written by hand (createRequestLog) and holds no upstream text.
+ */
+export const logHooks: LoggerOptions['hooks'] = { streamWrite: maskSecrets };
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
-    { level, base: { service: 'conduit' }, redact: { paths: redactPaths, censor: '[redacted]' } },
+    {
+      level,
+      base: { service: 'conduit' },
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      hooks: logHooks,
+    },
     destination ?? createDestination(),
   );
 }

@@ -24,6 +24,7 @@ import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
 import { createLimiter } from './state/limits.js';
 import { createRedis, type SharedRedis } from './state/redis.js';
 import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
+import { createRedactor, secretsOf } from './redact.js';
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
 
@@ -108,6 +109,10 @@ export async function createInfrastructure(
     config.circuitBreaker.halfOpenAfterMs,
   );
   metrics.trackOpenCircuits(() => breakers.openCount());
+  const cooldowns = createCooldowns({
+    ...(client && { redis: client }),
+    onStoreError: onStoreError('cooldowns'),
+  });
   return {
     log,
     metrics,
@@ -115,10 +120,7 @@ export async function createInfrastructure(
     usage,
     transport,
     cache,
-    cooldowns: createCooldowns({
-      ...(client && { redis: client }),
-      onStoreError: onStoreError('cooldowns'),
-    }),
+    cooldowns,
     spend: createSpendCounters({
       ...(client && { redis: client }),
       onStoreError: onStoreError('spend'),
@@ -134,6 +136,7 @@ export async function createInfrastructure(
       );
       await alerts.settled();
       await cache.close();
+      await cooldowns.close();
       await transport.close();
       await redis?.close();
       if (flushed !== undefined) throw flushed;
@@ -166,6 +169,20 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
   const keys = createKeyPools(
     new Map(Object.entries(config.providers).map(([name, p]) => [name, p.keys])),
     infra.cooldowns,
+    {
+      backoff: (name) => config.providers[name]!.keyProbe,
+      refuses: (name, key) =>
+        providers
+          .get(name)
+          ?.probeKey?.(key)
+          // 401 only: a key without permission to list models (403) may still chat.
+          .then((status) => status === 401),
+      onProbed: (provider, keyIndex, restored) =>
+        log.info(
+          { provider, keyIndex },
+          restored ? 'key probe: the key is taken again' : 'key probe: the key is still refused',
+        ),
+    },
   );
   const redisClient = infra.redis?.client;
   const admitter = createAdmitter({
@@ -216,6 +233,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     retry: config.retry,
     onLatency: (target, ms) => latency.observe(target, ms),
     onAfterAnswerError: (error) => log.error({ err: error }, 'recording a finished request failed'),
+    mask: createRedactor(secretsOf(config)).mask,
     onKeyDisabled: (provider, keyIndex, error) =>
       alerts.send({
         type: 'key_disabled',

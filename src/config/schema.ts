@@ -42,6 +42,19 @@ const provider = z.strictObject({
   firstByteTimeoutMs: positiveInt.default(30_000),
   /** echo only: delay between streamed words. @default 0 */
   delayMs: z.number().int().nonnegative().default(0),
+  /**
+   * A key the provider refuses (401/403) leaves the pool, with an alert, and is probed after
+   * `afterMs` (GET {baseUrl}/models with the key): back in the pool unless that is a 401, else
+   * probed again after twice the wait, up to `maxAfterMs`.
+   */
+  keyProbe: z
+    .strictObject({
+      /** @default 30000 */
+      afterMs: positiveInt.default(30_000),
+      /** @default 900000 (15 minutes) */
+      maxAfterMs: positiveInt.default(900_000),
+    })
+    .prefault({}),
 });
 export type ProviderConfig = z.infer<typeof provider>;
 

@@ -20,6 +20,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
+import { REDACTED, maskSecrets, type Mask } from '../redact.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
 import type { KeyPools } from './keys.js';
 import type { CancelSignal } from './cancel.js';
@@ -34,6 +35,11 @@ export interface CallDeps {
   onLatency?(target: Target, ms: number): void;
   /** A key got a 401 and left its pool. */
   onKeyDisabled?(provider: string, keyIndex: number, error: UpstreamError): void;
+  /**
+   * Masks the config's secrets (and credential-shaped strings) in upstream text before it goes
+   * into an attempt, an error, an alert or a log. @default the credential patterns only
+   */
+  mask?: Mask;
 }
 
 export interface CallContext {
@@ -273,7 +279,7 @@ async function tryWithKeys<T>(
         }
         throw error;
       }
-      const failure = asUpstreamError(error);
+      const failure = sanitized(asUpstreamError(error), provider.name, key?.value, deps.mask);
       attempts.push(attemptOf(target, failure.kind, failure.message, performance.now() - started));
       if (
         !key ||
@@ -309,6 +315,40 @@ function asUpstreamError(error: unknown): UpstreamError {
     kind: 'server',
     message: error instanceof Error ? error.message : String(error),
     cause: error,
+  });
+}
+
+/** The most of an upstream's own words a tenant is shown, and of its body a log keeps. */
+const maxDetailChars = 300;
+const maxBodyChars = 4096;
+
+/**
+ * The failure as tenants, webhooks and logs may see it: the upstream's words with every secret
+ * masked and cut short, the key used masked even if the config does not list it, no cause (it
+ * holds the raw text). A refused key says nothing more than that: its words are about the key.
+ */
+function sanitized(
+  failure: UpstreamError,
+  provider: string,
+  key: string | undefined,
+  mask: Mask = maskSecrets,
+): UpstreamError {
+  const clean = (text: string, max: number) => {
+    const masked = mask(key ? text.split(key).join(REDACTED) : text);
+    return masked.length > max ? `${masked.slice(0, max)}…` : masked;
+  };
+  const status = failure.status === undefined ? '' : ` ${failure.status}`;
+  const message =
+    failure.kind === 'auth'
+      ? `${provider} answered${status}: the key was refused`
+      : clean(failure.message, maxDetailChars);
+  return new UpstreamError({
+    kind: failure.kind,
+    message,
+    ...(failure.status !== undefined && { status: failure.status }),
+    ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
+    retryable: failure.retryable,
+    ...(failure.body !== undefined && { body: clean(failure.body, maxBodyChars) }),
   });
 }
 

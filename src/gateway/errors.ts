@@ -2,6 +2,7 @@
  * One error type for everything the gateway refuses or fails at; each edge maps it once
  * (GraphQL: `graphql/errors.ts`, REST: `rest/openai-errors.ts`).
  */
+import { maskSecrets } from '../redact.js';
 
 export const ErrorCodes = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
@@ -67,8 +68,10 @@ const retryableKinds: ReadonlySet<UpstreamErrorKind> = new Set([
 ]);
 
 /**
- * A failed upstream call, as a provider adapter reports it. The raw body is kept for logs and
- * never shown to clients.
+ * A failed upstream call, as a provider adapter reports it. Its message is upstream text, so
+ * credential-shaped strings in it are masked here, once, whoever reads it later (the call loop
+ * also masks the config's own secrets, and the body). The raw body is kept for the call loop,
+ * which masks it, and never shown to clients.
  */
 export class UpstreamError extends Error {
   readonly [upstreamErrorMarker] = true;
@@ -89,7 +92,7 @@ export class UpstreamError extends Error {
     body?: string;
     cause?: unknown;
   }) {
-    super(options.message, { cause: options.cause });
+    super(maskSecrets(options.message), { cause: options.cause });
     this.kind = options.kind;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;

@@ -174,6 +174,18 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       },
     }),
 
+    async probeKey(key: string): Promise<number> {
+      const response = await transport.pool(origin).request({
+        method: 'GET',
+        path: `${basePath}/models`,
+        headers: { accept: 'application/json', ...adapter.authHeaders(key) },
+        headersTimeout: firstByteTimeoutMs,
+        bodyTimeout: firstByteTimeoutMs,
+      });
+      await response.body.dump();
+      return response.statusCode;
+    },
+
     async close() {},
   };
 }

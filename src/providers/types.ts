@@ -47,6 +47,11 @@ export interface Provider {
   /** Throws an UpstreamError before the first event when the call fails. */
   chatStream(call: ProviderCall): AsyncIterable<StreamEvent>;
   embed?(call: EmbeddingCall): Promise<EmbeddingResult>;
+  /**
+   * One cheap authenticated call (GET {baseUrl}/models, which every HTTP provider offers) to
+   * learn whether a refused key is taken again; resolves to the HTTP status.
+   */
+  probeKey?(key: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
  * @see https://platform.openai.com/docs/guides/error-codes/api-errors
  */
 import { ErrorCodes, GatewayError, UpstreamError, type ErrorCode } from '../gateway/errors.js';
+import { maskSecrets } from '../redact.js';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -51,7 +52,9 @@ export function toOpenAIError(error: unknown): OpenAIErrorResponse {
 }
 
 function fromGatewayError(error: GatewayError): OpenAIErrorResponse {
-  const { code, message, details } = error;
+  const { code, details } = error;
+  // Upstream text was masked by the gateway; again here, whatever path it took.
+  const message = maskSecrets(error.message);
   const param = typeof details.field === 'string' ? toOpenAIParam(details.field) : null;
   const status = statusOf(code);
   switch (code) {

@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
-import { redactPaths } from '../../src/log.js';
+import { logHooks, redactPaths } from '../../src/log.js';
 import { createConduit, type Conduit } from '../../src/server.js';
 import { onDispose } from './dispose.js';
 
@@ -32,7 +32,7 @@ export async function startConduit(
     },
   });
   const logger = pino(
-    { level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' } },
+    { level: 'debug', redact: { paths: redactPaths, censor: '[redacted]' }, hooks: logHooks },
     sink,
   );
   const conduit = await createConduit(config, { logger });

@@ -1,0 +1,92 @@
+/**
+ * Masks credentials in text that came from elsewhere (an upstream's error body, mostly) before
+ * it is written anywhere a tenant, a webhook or a log reader sees it: bearer tokens, URLs with
+ * user info, key-shaped strings (sk-, sk-ant-, AIza…), values after key=, token=, password=…,
+ * and every secret of the config, each replaced by `[redacted]`.
+ *
+ * The text is attacker-influenced, so every pattern runs in linear time: no nested quantifiers,
+ * every repetition bounded, and each repeated class disjoint from what follows it, so a failed
+ * match backtracks at most a bounded number of steps. Replacements never take a `"` or a `\`:
+ * a masked JSON document stays JSON.
+ */
+import type { Config } from './config/schema.js';
+
+export const REDACTED = '[redacted]';
+
+/** What `mask` does, as a function to hand around. */
+export type Mask = (text: string) => string;
+
+export interface Redactor {
+  mask: Mask;
+}
+
+/** Secrets shorter than this are not masked as literals: they would garble ordinary words. */
+const minSecretLength = 8;
+
+/** [pattern, replacement]; applied in order. */
+const patterns: readonly [RegExp, string][] = [
+  // `Bearer <token>`, `Basic <credentials>`.
+  [/\b(bearer|basic)\s{1,8}[\w.~+/=-]{1,4096}/gi, `$1 ${REDACTED}`],
+  // scheme://user:password@host and scheme://token@host.
+  [
+    /\b([a-z][\w+.-]{0,30}:\/\/)[^\s/@:"'\\<>]{0,256}(?::[^\s/@"'\\<>]{0,256})?@/gi,
+    `$1${REDACTED}@`,
+  ],
+  // Anthropic's and OpenAI's keys (sk-ant-…, sk-proj-…, sk-…), masked as OpenAI echoes them too.
+  [/\bsk-[\w*…-]{6,512}/g, REDACTED],
+  // Google API keys.
+  [/\bAIza[\w-]{20,128}/g, REDACTED],
+  // key=…, "api_key": "…", x-api-key: …, password=…, token=…; quotes may be escaped (JSON in JSON).
+  [
+    /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)(?:\\{0,4}["'])?\s{0,3}[:=]\s{0,3}(?:\\{0,4}["'])?)[^\s"'\\&,;[\]{}<>]{4,1024}/gi,
+    `$1${REDACTED}`,
+  ],
+];
+
+/** A Redactor masking the patterns above and these secrets, given as the config holds them. */
+export function createRedactor(secrets: Iterable<string> = []): Redactor {
+  // Longest first, so a secret that contains another is masked whole.
+  const literals = [...new Set(secrets)]
+    .filter((secret) => secret.length >= minSecretLength)
+    .sort((a, b) => b.length - a.length);
+  return {
+    mask(text) {
+      let out = text;
+      // Literals first: a configured key that is not key-shaped is only found as itself.
+      for (const secret of literals)
+        if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+      return out;
+    },
+  };
+}
+
+/** The patterns alone, for places that do not know the config (edges, log lines, alerts). */
+export const maskSecrets: Mask = createRedactor().mask;
+
+/**
+ * Every secret a config holds: provider keys, client keys, the alert webhook URL (its path and
+ * query are often the secret) and the passwords in the Redis and database URLs.
+ */
+export function secretsOf(config: Config): string[] {
+  const secrets: string[] = [];
+  for (const provider of Object.values(config.providers)) secrets.push(...provider.keys);
+  for (const client of config.clients) if (client.key) secrets.push(client.key);
+  const webhook = config.alerts.webhookUrl;
+  if (webhook) secrets.push(webhook, ...urlSecrets(webhook, true));
+  if (config.redis) secrets.push(...urlSecrets(config.redis.url, false));
+  secrets.push(...urlSecrets(config.database.url, false));
+  return secrets;
+}
+
+/** The user info of a URL and, with `withPath`, its path and query (a webhook's token). */
+function urlSecrets(url: string, withPath: boolean): string[] {
+  try {
+    const parsed = new URL(url);
+    const out = [parsed.username, parsed.password].map(decodeURIComponent);
+    if (withPath) out.push(parsed.pathname + parsed.search);
+    return out.filter((part) => part.length > 0 && part !== '/');
+  } catch {
+    return [];
+  }
+}
