@@ -72,6 +72,7 @@ export function secretsOf(config: Config): string[] {
   const secrets: string[] = [];
   for (const provider of Object.values(config.providers)) secrets.push(...provider.keys);
   for (const client of config.clients) if (client.key) secrets.push(client.key);
+  if (config.metrics.token) secrets.push(config.metrics.token);
   const webhook = config.alerts.webhookUrl;
   if (webhook) secrets.push(webhook, ...urlSecrets(webhook, true));
   if (config.redis) secrets.push(...urlSecrets(config.redis.url, false));
