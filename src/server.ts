@@ -39,12 +39,17 @@ export interface Conduit {
   readonly metrics: Metrics;
   /**
    * Swaps in services built from a new config (keys, clients, models, limits, pricing); requests
-   * already running finish on the old ones. Server, Redis, database and cache settings need a
-   * restart; a change to them is logged and otherwise ignored.
+   * already running finish on the old ones. Rate-limit windows of unchanged limits, spend and key
+   * rests carry on; a client removed or given another key loses its open WebSockets (4403).
+   * Server, Redis, database and cache settings need a restart; a change to them is logged and
+   * otherwise ignored.
    */
   reload(config: Config): Promise<void>;
   start(port?: number, host?: string): Promise<string>;
-  /** Drains and closes; resolves when everything is closed. */
+  /**
+   * Drains (bounded by `server.shutdownTimeoutMs`), cuts what is still open, waits for every
+   * request's usage record, then closes the stores; resolves when everything is closed.
+   */
   stop(): Promise<void>;
 }
 
