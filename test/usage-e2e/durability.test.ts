@@ -250,6 +250,29 @@ await describeEachDatabase('usage durability', (makeDatabase) => {
     expect(gw.logs.filter((l) => l.includes('record dropped'))).toEqual([]);
   });
 
+  it('records a stream its client leaves before reading a chunk (graphql-ws does, for an operation completed while it started)', async () => {
+    const database = await makeDatabase();
+    onDispose(() => database.drop());
+    const gw = await startConduit({
+      database: { url: database.url },
+      providers: { slow: { type: 'echo', delayMs: 100 } },
+    });
+    const { gateway, infra } = gw.conduit.services;
+    const request = {
+      model: 'slow/x',
+      messages: [{ role: 'user' as const, content: 'one two three' }],
+      cache: 'BYPASS' as const,
+    };
+    const chunks = await gateway.stream(request, { clientId: 'anonymous', admin: true });
+    await chunks[Symbol.asyncIterator]().return?.();
+    expect(infra.owed.count).toBe(0);
+
+    await gw.stop();
+    expect(await readRows(database.url)).toMatchObject([
+      { status: 'error', error_code: 'CANCELLED', stream: 1 },
+    ]);
+  });
+
   it('records a caller whose user name holds a NUL byte (Postgres refuses it in text)', async () => {
     const database = await makeDatabase();
     onDispose(() => database.drop());
