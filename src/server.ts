@@ -9,13 +9,12 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/schema.js';
-import { afterAnswersRun } from './gateway/gateway.js';
-import type { Caller } from './gateway/types.js';
+import { Cancel } from './gateway/cancel.js';
 import { createGraphQLFastPath } from './graphql/fast-path.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { BodyAborted } from './http/body.js';
@@ -24,6 +23,14 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
 import { createInfrastructure, createServices, type Services } from './services.js';
+import { createConnections, type SocketExtra } from './ws-connections.js';
+
+/** How long shutdown waits for a WebSocket client to answer its close frame. */
+const CLOSE_FRAME_WAIT_MS = 1_000;
+
+/** What a provider's key rests and disabled marks are about: its upstream and its keys. */
+const keyPoolOf = (provider: Config['providers'][string]): string =>
+  JSON.stringify([provider.type, provider.baseUrl, provider.keys]);
 
 export interface ConduitOptions {
   /** Where logs go (tests capture them); stdout by default. */
@@ -38,12 +45,17 @@ export interface Conduit {
   readonly metrics: Metrics;
   /**
    * Swaps in services built from a new config (keys, clients, models, limits, pricing); requests
-   * already running finish on the old ones. Server, Redis, database and cache settings need a
-   * restart; a change to them is logged and otherwise ignored.
+   * already running finish on the old ones. Rate-limit windows of unchanged limits, spend and key
+   * rests carry on; a client removed or given another key loses its open WebSockets (4403).
+   * Server, Redis, database and cache settings need a restart; a change to them is logged and
+   * otherwise ignored.
    */
   reload(config: Config): Promise<void>;
   start(port?: number, host?: string): Promise<string>;
-  /** Drains and closes; resolves when everything is closed. */
+  /**
+   * Drains (bounded by `server.shutdownTimeoutMs`), cuts what is still open, waits for every
+   * request's usage record, then closes the stores; resolves when everything is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -148,8 +160,7 @@ export async function createConduit(
     });
   });
 
-  // A type alias, not an interface: graphql-ws wants an index signature.
-  type SocketExtra = { caller?: Caller; operations?: Set<string> };
+  const connections = createConnections();
   const wsDisposable = useServer<Record<string, unknown>, SocketExtra>(
     {
       // A missing or wrong key closes the socket with 4401 Unauthorized, which graphql-ws
@@ -160,13 +171,17 @@ export async function createConduit(
           ctx.extra.caller = services.auth.authenticate(
             typeof authorization === 'string' ? authorization : undefined,
           );
+          connections.add(ctx);
           return true;
         } catch {
           ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        // A connection closed by a reload (or the shutdown) runs nothing more, even if its
+        // client ignores the close frame.
+        if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -190,18 +205,23 @@ export async function createConduit(
         };
         const errors = validate(args.schema, args.document);
         if (errors.length) return errors;
+        // From here graphql-ws runs the operation and ends it with onComplete. It runs on its
+        // own Cancel, aborted when the connection closes (Yoga's context gives it one that
+        // nothing aborts), and counts as in flight from now: a mutation reaches onOperation
+        // only once it has run.
+        const cancel = new Cancel();
+        (args.contextValue as { signal: Cancel }).signal = cancel;
+        (ctx.extra.operations ??= new Map()).set(id, cancel);
+        begin();
         return args;
       },
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
       subscribe: (args) =>
         (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
-      onOperation: (ctx, id) => {
-        (ctx.extra.operations ??= new Set()).add(id);
-        begin();
-      },
       onComplete: (ctx, id) => {
         if (ctx.extra.operations?.delete(id)) end();
       },
+      onClose: (ctx) => connections.closed(ctx),
     },
     wsServer,
   );
@@ -232,11 +252,18 @@ export async function createConduit(
         },
         infra,
       );
-      // Keys taken out of a pool (401) get another chance with the new config.
-      await infra.cooldowns.reset();
+      // Rate-limit windows and spend live in the infrastructure and carry on. Key rests (429)
+      // and disabled marks (401) are kept by key position: a provider whose keys or upstream
+      // changed starts afresh, the others keep theirs.
+      for (const [name, provider] of Object.entries(next.providers)) {
+        const was = services.config.providers[name];
+        if (!was || keyPoolOf(was) !== keyPoolOf(provider)) await infra.cooldowns.reset(name);
+      }
       services = fresh;
+      // A client removed or given another key loses its open WebSockets now.
+      const closed = connections.recheck(fresh.auth);
       log.info(
-        { providers: Object.keys(next.providers), clients: next.clients.length },
+        { providers: Object.keys(next.providers), clients: next.clients.length, closed },
         'config reloaded',
       );
     },
@@ -261,10 +288,16 @@ export async function createConduit(
           log.warn({ active }, 'shutdown: gave up waiting for in-flight requests');
         });
       }
+      // Cut what is still open: a cut request records what it delivered on its way out, and
+      // infra.close() closes the usage store only once every request has recorded. A WebSocket
+      // client that does not answer the close frame is cut without one.
+      const unanswered = setTimeout(() => {
+        for (const socket of wsServer.clients) socket.terminate();
+      }, CLOSE_FRAME_WAIT_MS);
       await wsDisposable.dispose();
+      clearTimeout(unanswered);
       server.closeAllConnections();
       await closed;
-      await afterAnswersRun();
       await infra.close();
     },
   };

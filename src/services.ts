@@ -7,7 +7,7 @@
 import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
 import type { Config } from './config/schema.js';
-import { createAccountant } from './gateway/account.js';
+import { createAccountant, createOwedRecords, type OwedRecords } from './gateway/account.js';
 import { createAdmitter, type Admitter } from './gateway/admit.js';
 import { Breakers } from './gateway/call.js';
 import { createGateway, type CachedAnswer, type Gateway } from './gateway/gateway.js';
@@ -21,7 +21,7 @@ import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
 import { createResponseCache, type ResponseCache } from './state/cache.js';
 import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
-import { createLimiter } from './state/limits.js';
+import { createLimiter, type Limiter } from './state/limits.js';
 import { createRedis, type SharedRedis } from './state/redis.js';
 import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
 import { createRedactor, secretsOf } from './redact.js';
@@ -44,6 +44,8 @@ export interface Infrastructure {
   readonly metrics: Metrics;
   readonly redis: SharedRedis | undefined;
   readonly usage: UsageStore;
+  /** Requests begun and not yet recorded, by every gateway since the start. */
+  readonly owed: OwedRecords;
   readonly transport: Transport;
   readonly cache: ResponseCache<CachedAnswer>;
   readonly cooldowns: Cooldowns;
@@ -51,8 +53,22 @@ export interface Infrastructure {
   readonly breakers: Breakers;
   readonly latency: LatencyTracker;
   readonly alerts: Alerts;
+  /**
+   * The rate limiters of the config in force, by what defines each (its key prefix, which names
+   * the client, and its limits): a reload that leaves a limit as it was keeps counting in the
+   * same windows; a changed limit starts fresh.
+   */
+  readonly limiters: Map<string, Limiter>;
+  /** Closes the usage store once every request has recorded (bounded), then the rest. */
   close(): Promise<void>;
 }
+
+/**
+ * How long closing waits for requests still owing their record. Shutdown closes the stores once
+ * every request is answered or cut, and a cut request records within milliseconds (its upstream
+ * is aborted): this bound is only for one that never records.
+ */
+const OWED_RECORDS_WAIT_MS = 5_000;
 
 export interface Services {
   readonly config: Config;
@@ -95,6 +111,7 @@ export async function createInfrastructure(
       log.warn({ err: error }, 'usage store unavailable; records wait in the queue'),
   });
   metrics.trackUsageQueue(() => usage.stats().queued);
+  const owed = createOwedRecords();
   const transport = new Transport();
   const client = redis?.client;
   const cache = createResponseCache<CachedAnswer>({
@@ -118,6 +135,7 @@ export async function createInfrastructure(
     metrics,
     redis,
     usage,
+    owed,
     transport,
     cache,
     cooldowns,
@@ -128,7 +146,11 @@ export async function createInfrastructure(
     breakers,
     latency: new LatencyTracker(),
     alerts,
+    limiters: new Map(),
     async close() {
+      if (!(await owed.settled(OWED_RECORDS_WAIT_MS))) {
+        log.warn({ owed: owed.count }, 'closing the usage store with records still owed');
+      }
       // The rest closes even when the last usage records cannot be written (the drop is alerted).
       const flushed = await usage.close().then(
         () => undefined,
@@ -185,19 +207,26 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     },
   );
   const redisClient = infra.redis?.client;
+  const limiters = new Map<string, Limiter>();
   const admitter = createAdmitter({
     config,
     clients: (id) => auth.client(id),
-    createLimiter: (prefix, limits) =>
-      createLimiter({
-        ...(redisClient && { redis: redisClient }),
-        prefix,
-        limits,
-        onStoreError: (error) => {
-          metrics.storeErrors.inc({ store: 'limits' });
-          log.warn({ err: error }, 'rate limits counted in memory while Redis is away');
-        },
-      }),
+    createLimiter: (prefix, limits) => {
+      const spec = `${prefix} ${JSON.stringify(limits)}`;
+      const limiter =
+        infra.limiters.get(spec) ??
+        createLimiter({
+          ...(redisClient && { redis: redisClient }),
+          prefix,
+          limits,
+          onStoreError: (error) => {
+            metrics.storeErrors.inc({ store: 'limits' });
+            log.warn({ err: error }, 'rate limits counted in memory while Redis is away');
+          },
+        });
+      limiters.set(spec, limiter);
+      return limiter;
+    },
     spend: infra.spend,
     price: (target) => {
       const price = priceOf(target);
@@ -215,6 +244,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
           : pricing.cost(usageOf, provider, model, upstreamModel),
     },
     store: usage,
+    owed: infra.owed,
     logBodies: config.logging.bodies,
     listeners: [
       (record, outcome) => metrics.observe(record, outcome, names),
@@ -251,6 +281,9 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     const spent = (await usage.spentSince(since, client.id)).get(client.id) ?? 0;
     await infra.spend.seed(client.id, period, spent);
   }
+  // Built in full: these are the limiters in force now (the old ones serve only what is running).
+  infra.limiters.clear();
+  for (const [spec, limiter] of limiters) infra.limiters.set(spec, limiter);
 
   return {
     config,

@@ -49,8 +49,8 @@ export interface GatewayDeps extends CallDeps {
  * Runs what a finished request still owes nobody waiting on it (its usage record, log line and
  * metrics) once its answer is out: the jobs queued while answers are being made run together in
  * the event loop's check phase, after the socket writes of the same turn; shutdown waits for
- * them (`afterAnswersRun`) before it closes the usage store. Off the answer's path, they no
- * longer add to its latency.
+ * the records (`Accountant.owe`) before it closes the usage store. Off the answer's path, they
+ * no longer add to its latency.
  */
 function createAfterAnswer(onError = (error: unknown): void => void error) {
   let jobs: (() => void)[] = [];
@@ -69,13 +69,6 @@ function createAfterAnswer(onError = (error: unknown): void => void error) {
     if (jobs.push(job) === 1) setImmediate(run);
   };
 }
-
-/**
- * Resolves once what every answer made so far still owed has run (immediates run in the order
- * they were queued, so this one runs after theirs), whichever gateway (before a reload) made
- * it. Shutdown waits on it before closing the usage store.
- */
-export const afterAnswersRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * What tells the gateway the client left: a signal to follow, or the request's own Cancel,
@@ -267,6 +260,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   ): Promise<T> {
     const started = performance.now();
     const requestId = newRequestId();
+    accountant.owe(requestId);
     const attempts: Attempt[] = [];
     const deadline = startDeadline(signal, config.retry.deadlineMs);
     let prepared: Prepared | undefined;
@@ -377,6 +371,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async embed(input, caller, signal = new Cancel()) {
       const started = performance.now();
       const requestId = newRequestId();
+      accountant.owe(requestId);
       const attempts: Attempt[] = [];
       const who = input.user ? withUser(caller, input.user) : caller;
       const deadline = startDeadline(signal, config.retry.deadlineMs);

@@ -119,16 +119,26 @@ export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<Com
 /**
  * An async generator's return() waits behind a pending next(): a consumer leaving while the
  * upstream is silent would wait for it. This return() first aborts the upstream call, so the
- * pending next() settles at once and the generator's cleanup runs.
+ * pending next() settles at once and the generator's cleanup runs. A generator left before its
+ * first next() would never run its body, nor so its cleanup (the relay's record): it is started
+ * first, its upstream aborted.
  */
 export function leavable<T>(
   generator: AsyncGenerator<T>,
   abort: () => void,
 ): AsyncIterableIterator<T> {
+  let started = false;
   return {
-    next: () => generator.next(),
-    return: (value?: unknown) => {
+    next: () => {
+      started = true;
+      return generator.next();
+    },
+    return: async (value?: unknown) => {
       abort();
+      if (!started) {
+        started = true;
+        await generator.next().catch(() => {});
+      }
       return generator.return(value as T);
     },
     throw: (error?: unknown) => generator.throw(error),

@@ -202,6 +202,7 @@ export async function openDatabase(
     if (opened.dialect === 'sqlite') {
       // Percentiles rely on SQLite's percentile extension, which better-sqlite3 compiles in.
       await sql`select percentile_cont(1, 0.5)`.execute(opened.db);
+      opened.sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
     }
   } catch (error) {
     await opened.db.destroy();
@@ -209,6 +210,14 @@ export async function openDatabase(
   }
   return opened;
 }
+
+/**
+ * How long a SQLite statement waits for another connection's lock. better-sqlite3 waits inside
+ * the event loop (5 s by default), stalling every request meanwhile; at 0 a locked database
+ * answers SQLITE_BUSY at once, and the writer keeps the batch queued and tries again later.
+ * Opening (migrations) still waits the default: nothing is served yet.
+ */
+const SQLITE_BUSY_WAIT_MS = 0;
 
 const flag = (value: boolean): number => (value ? 1 : 0);
 

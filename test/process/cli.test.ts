@@ -5,6 +5,7 @@ import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { runCli } from '../helpers/process.js';
+import { readRows } from '../usage-e2e/harness.js';
 
 function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'conduit-cli-'));
@@ -63,6 +64,54 @@ describe('the conduit command', { timeout: 60_000 }, () => {
     expect(chunks.at(-1)?.done).toBe(true);
     expect(await cli.exited).toBe(0);
     await client.dispose();
+  });
+
+  it('cuts streams still open at shutdownTimeoutMs on SIGTERM, and writes a row for each', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'conduit-cli-db-'));
+    const database = `sqlite:${join(folder, 'usage.db')}`;
+    const file = writeConfig(
+      `server: { port: 0, shutdownTimeoutMs: 300 }\ndatabase: { url: "${database}" }\nproviders:\n  slow: { type: echo, delayMs: 100 }\n`,
+    );
+    const cli = runCli(['--config', file]);
+    const url = /(http:\/\/[\d.:]+)\/graphql/.exec(await cli.waitForLine(/Conduit serves/))![1]!;
+    // 100 words, 100 ms apart: ten seconds a stream.
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
+    const subscription = `subscription { completionStream(input: { model: "slow/x", messages: [{ role: USER, content: "${words}" }] }) { delta } }`;
+
+    const client = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const overWs = client.iterate({ query: subscription });
+    const overSse = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: subscription }),
+    });
+    const overRest = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'slow/x',
+        stream: true,
+        messages: [{ role: 'user', content: words }],
+      }),
+    });
+    await overWs.next();
+    for (const response of [overSse, overRest]) {
+      const reader = response.body!.getReader();
+      for (let text = ''; !text.includes('w0');)
+        text += new TextDecoder().decode((await reader.read()).value);
+    }
+
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    await client.dispose();
+    const rows = await readRows(database);
+    expect(rows).toHaveLength(3);
+    expect(rows.every((r) => r.stream === 1 && r.error_code === 'CANCELLED')).toBe(true);
+    expect(cli.lines.filter((line) => /record dropped|records still owed/.test(line))).toEqual([]);
   });
 });
 

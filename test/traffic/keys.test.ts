@@ -163,8 +163,10 @@ describe('key pools', () => {
     expect(keysUsed(fake, from + 2)).toEqual([keyB, keyB, keyB]);
     expect(hook.received).toHaveLength(1); // one alert per key, not one per request
 
-    // A reload gives disabled keys another chance.
-    await gw.conduit.reload(gw.conduit.services.config);
+    // A reload that changes the provider's keys gives its pool a fresh start.
+    const config = gw.conduit.services.config;
+    const up = { ...config.providers.up!, keys: [keyA, keyB] };
+    await gw.conduit.reload({ ...config, providers: { up } });
     expect((await providers(gw))[0].availableKeys).toBe(2);
   });
 });

@@ -18,6 +18,7 @@ import {
   postgresUrl,
 } from '../helpers/databases.js';
 import { onDispose } from '../helpers/dispose.js';
+import { createFakeUpstream } from '../helpers/fake-upstream.js';
 import { runCli, type CliProcess } from '../helpers/process.js';
 import {
   COMPLETE,
@@ -158,6 +159,118 @@ await describeEachDatabase('usage durability', (makeDatabase) => {
       7 * PRICE.input + 10 * 0.075e-6 + 2 * PRICE.output,
       15,
     );
+  });
+
+  it('cuts three open streams at shutdownTimeoutMs and still writes a row for each', async () => {
+    const database = await makeDatabase();
+    onDispose(() => database.drop());
+    // 100 words, 100 ms apart: each stream would run ten seconds.
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
+    const gw = await startConduit({
+      server: { shutdownTimeoutMs: 300 },
+      database: { url: database.url },
+      providers: { slow: { type: 'echo', delayMs: 100 } },
+    });
+    const subscription = `subscription { completionStream(input: { model: "slow/x", messages: [{ role: USER, content: "${words}" }] }) { delta done } }`;
+
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+    onDispose(() => client.dispose());
+    const overWs = client.iterate({ query: subscription });
+    const overSse = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: subscription }),
+    });
+    const overRest = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'slow/x',
+        stream: true,
+        messages: [{ role: 'user', content: words }],
+      }),
+    });
+    // Each stream has delivered words before the stop.
+    expect((await overWs.next()).value).toMatchObject({
+      data: { completionStream: { done: false } },
+    });
+    const readers = [overSse, overRest].map((response) => response.body!.getReader());
+    for (const reader of readers) {
+      for (let text = ''; !text.includes('w0');)
+        text += new TextDecoder().decode((await reader.read()).value);
+    }
+
+    await gw.stop();
+
+    const rows = await readRows(database.url);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row).toMatchObject({
+        stream: 1,
+        status: 'error',
+        error_code: 'CANCELLED',
+        estimated: 1,
+      });
+      // What was delivered before the cut: some words, not all of them.
+      expect(Number(row.completion_tokens)).toBeGreaterThan(0);
+      expect(Number(row.completion_tokens)).toBeLessThan(100);
+    }
+    expect(gw.logs.filter((l) => l.includes('record dropped'))).toEqual([]);
+    expect(gw.conduit.services.usage.stats().dropped).toBe(0);
+  });
+
+  it('cuts a mutation still running over WebSocket at shutdown, and writes its row', async () => {
+    const database = await makeDatabase();
+    onDispose(() => database.drop());
+    let arrived!: () => void;
+    const called = new Promise<void>((resolve) => (arrived = resolve));
+    const upstream = await createFakeUpstream(() => {
+      arrived();
+      return { kind: 'hang' };
+    });
+    onDispose(() => upstream.close());
+    const gw = await startConduit({
+      server: { shutdownTimeoutMs: 200 },
+      database: { url: database.url },
+      providers: { up: { type: 'openai', baseUrl: `${upstream.url}/v1`, keys: ['sk-up-hang'] } },
+      retry: { attempts: 1 },
+    });
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+    onDispose(() => client.dispose());
+    const running = client
+      .iterate({ query: COMPLETE, variables: input('never answered') })
+      .next()
+      .catch(() => undefined);
+    await called;
+
+    await gw.stop();
+    await running;
+    const rows = await readRows(database.url);
+    expect(rows).toMatchObject([{ status: 'error', error_code: 'CANCELLED', stream: 0 }]);
+    expect(gw.logs.filter((l) => l.includes('record dropped'))).toEqual([]);
+  });
+
+  it('records a stream its client leaves before reading a chunk (graphql-ws does, for an operation completed while it started)', async () => {
+    const database = await makeDatabase();
+    onDispose(() => database.drop());
+    const gw = await startConduit({
+      database: { url: database.url },
+      providers: { slow: { type: 'echo', delayMs: 100 } },
+    });
+    const { gateway, infra } = gw.conduit.services;
+    const request = {
+      model: 'slow/x',
+      messages: [{ role: 'user' as const, content: 'one two three' }],
+      cache: 'BYPASS' as const,
+    };
+    const chunks = await gateway.stream(request, { clientId: 'anonymous', admin: true });
+    await chunks[Symbol.asyncIterator]().return?.();
+    expect(infra.owed.count).toBe(0);
+
+    await gw.stop();
+    expect(await readRows(database.url)).toMatchObject([
+      { status: 'error', error_code: 'CANCELLED', stream: 1 },
+    ]);
   });
 
   it('records a caller whose user name holds a NUL byte (Postgres refuses it in text)', async () => {
