@@ -298,6 +298,8 @@ export async function createConduit(
       clearTimeout(unanswered);
       server.closeAllConnections();
       await closed;
+      // Key probes still waiting would call an upstream through a closed transport.
+      services.keys.close();
       await infra.close();
     },
   };
