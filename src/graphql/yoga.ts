@@ -1,4 +1,4 @@
-/** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, depth limit, context. */
+/** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel } from '../gateway/cancel.js';
@@ -6,9 +6,9 @@ import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
-import { depthLimit } from './depth-limit.js';
 import { useErrorCodes } from './error-codes.js';
 import { maskError, toGraphQLError } from './errors.js';
+import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
 
 /** What the server hands Yoga besides the request: the caller, when already known (WebSocket). */
@@ -78,11 +78,8 @@ query Catalog {
 `;
 
 export function createConduitYoga(services: () => Services): ConduitYoga {
-  const limitDepth: Plugin = {
-    onValidate({ addValidationRule }) {
-      addValidationRule(depthLimit(services().config.server.maxQueryDepth));
-    },
-  };
+  // Server settings take a restart (a reload keeps them): read once.
+  const limits = useDocumentLimits(services().config.server.graphql);
 
   return createYoga<ServerContext, Context>({
     schema,
@@ -91,7 +88,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     logging: false,
     maskedErrors: { maskError },
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
-    plugins: [limitDepth, useErrorCodes(), executeWithGraphQLJs],
+    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs],
     context: ({ request, caller }) => {
       const current = services();
       try {

@@ -45,7 +45,7 @@ describe('the GraphQL fast path', () => {
     gw = await startConduit({
       providers: { echo: { type: 'echo' } },
       clients: [{ id: 'app', key: KEY }],
-      server: { maxQueryDepth: 4 },
+      server: { graphql: { maxDepth: 4 } },
     });
     yoga = createConduitYoga(() => gw.conduit.services);
     const watched = new Proxy(yoga, {
@@ -168,7 +168,9 @@ describe('the GraphQL fast path', () => {
     expect((await invalid.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
 
     const deep = await fetch(gw.graphqlUrl, post({ query: DEEP }));
-    expect((await deep.json()).errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
+    const deepError = (await deep.json()).errors[0];
+    expect(deepError.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(deepError.message).toMatch(/depth limit of 4 exceeded.*server\.graphql\.maxDepth/);
 
     const failed = await fetch(
       gw.graphqlUrl,
