@@ -15,6 +15,18 @@ const COMPLETE = `mutation ($input: CompletionInput!) {
   complete(input: $input) { provider model content finishReason usage { totalTokens } }
 }`;
 const DEEP = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
+/** Refused by armor's rules, which throw (their onReject), and by the completion cap. */
+const FAN_OUT = Array.from(
+  { length: 25 },
+  (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`,
+)
+  .join(' ')
+  .concat(' { ...F0 } fragment F25 on Query { __typename }');
+const ALIASES = Array.from({ length: 16 }, (_, i) => `a${i}: viewer { id }`).join(' ');
+const COMPLETIONS = Array.from(
+  { length: 5 },
+  (_, i) => `c${i}: complete(input: { model: "echo/echo", messages: [] }) { content }`,
+).join(' ');
 const say = (content: string, model = 'echo/echo') => ({
   input: { model, messages: [{ role: 'USER', content }] },
 });
@@ -113,6 +125,10 @@ describe('the GraphQL fast path', () => {
       ['a parse error', post({ query: '{ viewer { id ' })],
       ['a validation error', post({ query: '{ viewer { nope } }' })],
       ['too deep', post({ query: DEEP })],
+      ['a fan-out of fragment spreads', post({ query: FAN_OUT })],
+      ['too many aliases', post({ query: `{ ${ALIASES} }` })],
+      ['too many tokens', post({ query: `{ ${'__typename '.repeat(5001)}}` })],
+      ['too many completions', post({ query: `mutation { ${COMPLETIONS} }` })],
       [
         'a named operation',
         post({ query: 'query A { viewer { id } } query B { __typename }', operationName: 'B' }),
