@@ -5,8 +5,8 @@
  * Yoga caches both per document, so a hostile document costs one linear pass (armor memoises
  * each fragment: fan-out is counted, not walked) and a repeat of it costs a cache lookup.
  *
- * A refusal is thrown by the rule (armor's `onReject`), which stops validation at once: no
- * graphql-js rule spends time on the rest of a document already refused. `useThrownRefusals`
+ * A refusal is thrown by the rule (armor's `onReject`), which ends validation there: graphql-js's
+ * rules spend no time on the rest of a document already refused. `useThrownRefusals`
  * turns it into a validation error, which Yoga answers as every other one (400 with
  * `application/graphql-response+json`, code GRAPHQL_VALIDATION_FAILED), whichever way it came:
  * POST, GET, the fast path or a WebSocket.
@@ -85,8 +85,9 @@ export function useDocumentLimits(limits: DocumentLimits): Plugin[] {
     maxDirectives: { n: limits.maxDirectives, onReject: [refuse('maxDirectives')] },
     maxAliases: { n: limits.maxAliases, onReject: [refuse('maxAliases')] },
     // Fragments flattened: depth and cost are those of the answer, a spread adds no level.
-    // Introspection counts like any query: `__schema { types { fields { type { … } } } }`
-    // nested without bound would build an answer exponential in its depth.
+    // Introspection counts like any query (armor leaves everything under `__schema` out by
+    // default, so a fan-out of fragments inside it would go unmeasured); GraphiQL's own
+    // introspection query is 15 deep and costs about 15,600.
     costLimit: {
       maxCost: limits.maxCost,
       flattenFragments: true,
