@@ -90,8 +90,8 @@ export type ClientConfig = z.infer<typeof client>;
 
 /**
  * Limits on a GraphQL document, checked when it is parsed and validated: before the caller's
- * key is read, so a hostile document costs an anonymous sender milliseconds, never the server's
- * time. Each refusal is a request error (400 with `application/graphql-response+json`) naming
+ * key is read, so a hostile document sent with no key is refused in one linear pass, in
+ * milliseconds. Each refusal is a request error (400 with `application/graphql-response+json`) naming
  * its setting. The defaults let GraphiQL's own introspection query through (184 tokens, 15
  * deep with fragments flattened, cost about 15,600).
  */
@@ -107,7 +107,7 @@ const graphql = z
     maxDirectives: z.number().int().nonnegative().default(50),
     /**
      * graphql-armor's cost: 1 a leaf, 2 an object, each level down weighing 1.5 times more; a
-     * fragment spread as often as it is spread. @default 20000
+     * fragment counts each time it is spread. @default 20000
      */
     maxCost: positiveInt.default(20_000),
     /**
