@@ -163,7 +163,7 @@ describe('document limits', () => {
     });
   });
 
-  it('refuses a fan-out of fragments and an alias flood sent with no key, while /healthz answers in under 50 ms', async () => {
+  it("refuses a fan-out of fragments and an alias flood sent with no key, while /healthz answers in under 50 ms (plus the machine's own noise)", async () => {
     const fan = fanOut();
     expect(fan.length).toBeGreaterThan(850);
     expect(fan.length).toBeLessThan(1000);
@@ -179,7 +179,9 @@ describe('document limits', () => {
       { url: gw.graphqlUrl, body: JSON.stringify({ query: fanOut(20) }) },
       { url: `${gw.graphqlUrl}?query=${encodeURIComponent(fanOut(20))}` },
       { url: gw.graphqlUrl, body: JSON.stringify({ query: aliasFlood(1000) }) },
-      { url: `${gw.graphqlUrl}?query=${encodeURIComponent(aliasFlood(100, '__typename'))}` },
+      {
+        url: `${gw.graphqlUrl}?query=${encodeURIComponent(aliasFlood(100, '__schema{__typename}'))}`,
+      },
     ]);
     await post(gw.graphqlUrl, '{ __typename }', auth);
 
