@@ -114,6 +114,41 @@ const client = z
   });
 export type ClientConfig = z.infer<typeof client>;
 
+/**
+ * Limits on a GraphQL document, checked when it is parsed and validated: before the caller's
+ * key is read, so a hostile document sent with no key is refused in one linear pass, in
+ * milliseconds. Each refusal is a request error (400 with `application/graphql-response+json`) naming
+ * its setting. The defaults let GraphiQL's own introspection query through (184 tokens, 15
+ * deep with fragments flattened, cost about 15,600).
+ */
+const graphql = z
+  .strictObject({
+    /** The deepest selection, fragments flattened (a spread adds no level); introspection counts. @default 15 */
+    maxDepth: positiveInt.default(15),
+    /** Aliased fields per operation, through fragments (`__typename` is free). @default 15 */
+    maxAliases: z.number().int().nonnegative().default(15),
+    /** Lexical tokens per document (a string is one; variables are not in the document). @default 5000 */
+    maxTokens: positiveInt.default(5000),
+    /** Directives per operation, through fragments. @default 50 */
+    maxDirectives: z.number().int().nonnegative().default(50),
+    /**
+     * graphql-armor's cost: 1 a leaf, 2 an object, each level down weighing 1.5 times more; a
+     * fragment counts each time it is spread. @default 20000
+     */
+    maxCost: positiveInt.default(20_000),
+    /**
+     * Leave "Did you mean …?" out of error messages, so the schema cannot be guessed field by
+     * field. @default true when NODE_ENV is production (the CLI's default), else false
+     */
+    blockFieldSuggestions: z.boolean().default(() => process.env.NODE_ENV === 'production'),
+    /**
+     * `complete` and `completionStream` fields in one operation, fragments included: each is an
+     * upstream call, refused at validation beyond this, before any call is made. @default 4
+     */
+    maxCompletionsPerOperation: positiveInt.default(4),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -124,8 +159,7 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** How long SIGTERM waits for in-flight requests and streams. @default 10000 */
         shutdownTimeoutMs: positiveInt.default(10_000),
-        /** The deepest GraphQL selection accepted. @default 12 */
-        maxQueryDepth: positiveInt.default(12),
+        graphql,
         /**
          * The largest request body read, on every route (REST and GraphQL); a larger one gets
          * 413 before it is read. Also the largest WebSocket message (a larger one closes the

@@ -240,7 +240,12 @@ export function createGraphQLFastPath(yoga: ConduitYoga, options: FastPathOption
       return replay(req, res, body);
     }
     if (document instanceof Error) return replay(req, res, body);
-    if (enveloped.validate(enveloped.schema, document).length > 0) return replay(req, res, body);
+    try {
+      // A rule that throws (a limit refusing the document) gets Yoga's own answer too.
+      if (enveloped.validate(enveloped.schema, document).length > 0) return replay(req, res, body);
+    } catch {
+      return replay(req, res, body);
+    }
     const operation = getOperationAST(document, params.operationName);
     const subscription = operation?.operation === 'subscription';
     if (!operation || subscription !== (type === 'sse')) return replay(req, res, body);

@@ -1,4 +1,4 @@
-/** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, depth limit, context. */
+/** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel } from '../gateway/cancel.js';
@@ -7,10 +7,10 @@ import { GatewayError } from '../gateway/errors.js';
 import { createCors, type Cors } from '../http/cors.js';
 import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
-import { depthLimit } from './depth-limit.js';
 import { createDocumentCaches } from './document-cache.js';
 import { useErrorCodes } from './error-codes.js';
 import { maskError, toGraphQLError } from './errors.js';
+import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
 
 /** What the server hands Yoga besides the request: the caller, when already known (WebSocket). */
@@ -80,11 +80,8 @@ query Catalog {
 `;
 
 export function createConduitYoga(services: () => Services): ConduitYoga {
-  const limitDepth: Plugin = {
-    onValidate({ addValidationRule }) {
-      addValidationRule(depthLimit(services().config.server.maxQueryDepth));
-    },
-  };
+  // Server settings take a restart (a reload keeps them): read once.
+  const limits = useDocumentLimits(services().config.server.graphql);
 
   // Server settings never change on reload: one Cors for the life of the server.
   let cors: Cors | undefined;
@@ -100,7 +97,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     maskedErrors: { maskError },
     parserAndValidationCache: createDocumentCaches(),
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
-    plugins: [limitDepth, useErrorCodes(), executeWithGraphQLJs],
+    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs],
     context: ({ request, caller }) => {
       const current = services();
       try {

@@ -16,6 +16,18 @@ const COMPLETE = `mutation ($input: CompletionInput!) {
   complete(input: $input) { provider model content finishReason usage { totalTokens } }
 }`;
 const DEEP = '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }';
+/** Refused by armor's rules, which throw (their onReject), and by the completion cap. */
+const FAN_OUT = Array.from(
+  { length: 25 },
+  (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`,
+)
+  .join(' ')
+  .concat(' { ...F0 } fragment F25 on Query { __typename }');
+const ALIASES = Array.from({ length: 16 }, (_, i) => `a${i}: viewer { id }`).join(' ');
+const COMPLETIONS = Array.from(
+  { length: 5 },
+  (_, i) => `c${i}: complete(input: { model: "echo/echo", messages: [] }) { content }`,
+).join(' ');
 const say = (content: string, model = 'echo/echo') => ({
   input: { model, messages: [{ role: 'USER', content }] },
 });
@@ -46,7 +58,7 @@ describe('the GraphQL fast path', () => {
     gw = await startConduit({
       providers: { echo: { type: 'echo' } },
       clients: [{ id: 'app', key: KEY }],
-      server: { maxQueryDepth: 4, cors: { origins: ['https://app.example'] } },
+      server: { graphql: { maxDepth: 4 }, cors: { origins: ['https://app.example'] } },
     });
     yoga = createConduitYoga(() => gw.conduit.services);
     const watched = new Proxy(yoga, {
@@ -115,6 +127,10 @@ describe('the GraphQL fast path', () => {
       ['a parse error', post({ query: '{ viewer { id ' })],
       ['a validation error', post({ query: '{ viewer { nope } }' })],
       ['too deep', post({ query: DEEP })],
+      ['a fan-out of fragment spreads', post({ query: FAN_OUT })],
+      ['too many aliases', post({ query: `{ ${ALIASES} }` })],
+      ['too many tokens', post({ query: `{ ${'__typename '.repeat(5001)}}` })],
+      ['too many completions', post({ query: `mutation { ${COMPLETIONS} }` })],
       [
         'a named operation',
         post({ query: 'query A { viewer { id } } query B { __typename }', operationName: 'B' }),
@@ -170,7 +186,9 @@ describe('the GraphQL fast path', () => {
     expect((await invalid.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
 
     const deep = await fetch(gw.graphqlUrl, post({ query: DEEP }));
-    expect((await deep.json()).errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
+    const deepError = (await deep.json()).errors[0];
+    expect(deepError.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(deepError.message).toMatch(/depth limit of 4 exceeded.*server\.graphql\.maxDepth/);
 
     const failed = await fetch(
       gw.graphqlUrl,

@@ -190,7 +190,8 @@ describe('open gateway (no clients)', () => {
     const nested = `__schema { types { fields { type { ${'ofType { '.repeat(12)}name${' }'.repeat(12)} } } } }`;
     const deep = await gql(gw.graphqlUrl, `{ viewer { id } ${nested} }`);
     expect(deep.status).toBe(400);
-    expect(deep.body.errors?.[0]?.extensions.code).toBe('QUERY_TOO_DEEP');
+    expect(deep.body.errors?.[0]?.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(deep.body.errors?.[0]?.message).toMatch(/depth limit of 15 exceeded, found 17/);
 
     const ok = await gql(gw.graphqlUrl, COMPLETE, say('still serving'));
     expect(ok.body.data.complete.content).toBe('still serving');
