@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import type * as O200k from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage, ToolSpec } from '../../src/gateway/types.js';
 import {
   countPromptTokens,
@@ -160,9 +161,7 @@ describe('the tokenizer', () => {
 });
 
 /** The library itself, counting the whole text at once: what "exact" means here. */
-const library = createRequire(import.meta.url)(
-  'gpt-tokenizer/encoding/o200k_base',
-) as typeof import('gpt-tokenizer/encoding/o200k_base');
+const library = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as typeof O200k;
 
 /** Deterministic noise (base64-like), the tokenizer's slowest kind of text. */
 function noise(length: number, seed = 7): string {
