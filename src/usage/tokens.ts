@@ -161,7 +161,7 @@ export function countTokens(text: string, budget: ExactBudget = { left: exactCha
 
 /** The echo provider's counts, as `countTokens` and `countPromptTokens` make them. */
 export interface TokenCounter {
-  /** Counts like `countTokens`, letting other work run between pieces (every ~10 ms). */
+  /** Counts like `countTokens`, letting other work run between pieces (every ~5 ms). */
   count(text: string): Promise<number>;
   /** Counts like `countPromptTokens`, letting other work run between pieces. */
   countPrompt(messages: readonly ChatMessage[], tools?: readonly ToolSpec[]): Promise<number>;
@@ -169,16 +169,19 @@ export interface TokenCounter {
 
 export function createTokenCounter(): TokenCounter {
   let since = performance.now();
+  const pause = async () => {
+    await new Promise(setImmediate);
+    since = performance.now();
+  };
   const count = async (text: string, budget: ExactBudget = { left: exactChars }) => {
     if (!text) return 0;
+    // A long text costs a pass or two even counted from its characters: each in a turn of its own.
+    if (text.length > pieceChars * 16) await pause();
     const { count: exactly, split } = o200k();
     let total = 0;
     for (const [piece, isExact] of pieces(text, split, budget)) {
       total += isExact ? exactly(piece) : estimateTokens(piece);
-      if (performance.now() - since > 10) {
-        await new Promise(setImmediate);
-        since = performance.now();
-      }
+      if (performance.now() - since > 5) await pause();
     }
     return total;
   };
