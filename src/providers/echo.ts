@@ -29,6 +29,9 @@ async function answer(request: ChatRequest, counter: TokenCounter): Promise<Echo
     const at = text.indexOf(stop);
     if (at >= 0) text = text.slice(0, at);
   }
+  // A long prompt's passes (splitting, counting) each get a turn of their own, after the
+  // gateway's work on the request: nothing waits on all of them at once.
+  if (text.length > 64 * 1024) await new Promise(setImmediate);
   // Words keep their leading space, so joining the deltas gives the text back exactly.
   let words: string[] = text.match(/\s*\S+(\s+$)?/g) ?? [];
   if (text.length > 0 && words.length === 0) words = [text];
