@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   }
   const { config, path } = loaded;
   const log = createLogger(config.logging.level);
+  for (const warning of loaded.warnings) log.warn(warning);
   const conduit = await createConduit(config, { logger: log });
   const url = await conduit.start();
 
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     reloading = reloading.then(async () => {
       if (stopping) return;
       try {
-        await conduit.reload(loadConfig().config);
+        const next = loadConfig();
+        for (const warning of next.warnings) log.warn(warning);
+        await conduit.reload(next.config);
       } catch (error) {
         const problems = error instanceof ConfigError ? error.problems : [String(error)];
         log.error({ problems }, 'reload refused: the running config stays');

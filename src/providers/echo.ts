@@ -1,11 +1,13 @@
 /**
  * The built-in offline provider: answers with the last user message, deterministically,
  * streaming it word by word with `delayMs` between words. It honours maxTokens (counted with
- * the tokenizer) and stop sequences, and answers to any model name.
+ * the tokenizer) and stop sequences, and answers to any model name. Its counts share one bounded
+ * budget a request and let other work run between pieces (see `createTokenCounter`), so a huge
+ * prompt costs it linear time and never holds the event loop.
  */
 import type { CancelSignal } from '../gateway/cancel.js';
 import type { ChatRequest, ChatResponse, FinishReason, StreamEvent } from '../gateway/types.js';
-import { countPromptTokens, countTokens } from '../usage/tokens.js';
+import { createTokenCounter, type TokenCounter } from '../usage/tokens.js';
 import type { Provider, ProviderCall } from './types.js';
 
 export interface EchoOptions {
@@ -19,7 +21,7 @@ interface EchoAnswer {
   finishReason: FinishReason;
 }
 
-function answer(request: ChatRequest): EchoAnswer {
+async function answer(request: ChatRequest, counter: TokenCounter): Promise<EchoAnswer> {
   const lastUser = request.messages.findLast((m) => m.role === 'user');
   let text = lastUser?.content ?? '';
   let finishReason: FinishReason = 'STOP';
@@ -27,6 +29,9 @@ function answer(request: ChatRequest): EchoAnswer {
     const at = text.indexOf(stop);
     if (at >= 0) text = text.slice(0, at);
   }
+  // A long prompt's passes (splitting, counting) each get a turn of their own, after the
+  // gateway's work on the request: nothing waits on all of them at once.
+  if (text.length > 64 * 1024) await new Promise(setImmediate);
   // Words keep their leading space, so joining the deltas gives the text back exactly.
   let words: string[] = text.match(/\s*\S+(\s+$)?/g) ?? [];
   if (text.length > 0 && words.length === 0) words = [text];
@@ -34,7 +39,7 @@ function answer(request: ChatRequest): EchoAnswer {
     const kept: string[] = [];
     let tokens = 0;
     for (const word of words) {
-      tokens += countTokens(word);
+      tokens += await counter.count(word);
       if (tokens > request.maxTokens) {
         finishReason = 'LENGTH';
         break;
@@ -46,9 +51,9 @@ function answer(request: ChatRequest): EchoAnswer {
   return { words, finishReason };
 }
 
-function usageOf(request: ChatRequest, text: string) {
-  const promptTokens = countPromptTokens(request.messages, request.tools);
-  const completionTokens = countTokens(text);
+async function usageOf(request: ChatRequest, text: string, counter: TokenCounter) {
+  const promptTokens = await counter.countPrompt(request.messages, request.tools);
+  const completionTokens = await counter.count(text);
   return {
     promptTokens,
     completionTokens,
@@ -82,13 +87,16 @@ export function createEchoProvider(options: EchoOptions): Provider {
 
     async chat({ request, model, signal }: ProviderCall): Promise<ChatResponse> {
       signal.throwIfAborted();
-      const { words, finishReason } = answer(request);
+      const counter = createTokenCounter();
+      const { words, finishReason } = await answer(request, counter);
       const content = words.join('');
-      return { model, content, toolCalls: [], finishReason, usage: usageOf(request, content) };
+      const usage = await usageOf(request, content, counter);
+      return { model, content, toolCalls: [], finishReason, usage };
     },
 
     async *chatStream({ request, model, signal }: ProviderCall): AsyncGenerator<StreamEvent> {
-      const { words, finishReason } = answer(request);
+      const counter = createTokenCounter();
+      const { words, finishReason } = await answer(request, counter);
       for (const [i, word] of words.entries()) {
         if (i > 0 && options.delayMs > 0) await delay(options.delayMs, signal);
         signal.throwIfAborted();
@@ -100,7 +108,7 @@ export function createEchoProvider(options: EchoOptions): Provider {
         model,
         finishReason,
         toolCalls: [],
-        usage: usageOf(request, content),
+        usage: await usageOf(request, content, counter),
       };
     },
 

@@ -96,7 +96,7 @@ function fromGatewayError(error: GatewayError): OpenAIErrorResponse {
 
 /**
  * CONTRACT's status per code.
- * @see ../../../shared/CONTRACT.md (OpenAI-compatible REST)
+ * @see docs/contract.md (OpenAI-compatible REST)
  */
 function statusOf(code: ErrorCode): number {
   switch (code) {

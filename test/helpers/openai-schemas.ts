@@ -1,8 +1,9 @@
 /**
- * Checks values against OpenAI's published response schemas (/work/shared/openai-api/schemas.json,
- * JSON Schema 2020-12 with OpenAPI's `nullable`). No JSON Schema validator for 2020-12 is
- * installed (only Ajv 6, a draft-07 one, as an eslint dependency), so this is a small one for
- * the keywords those schemas use; any other validating keyword fails loudly rather than pass.
+ * Checks values against OpenAI's published response schemas (JSON Schema 2020-12 with OpenAPI's
+ * `nullable`), copied into test/fixtures/openai-api/schemas.json (its README.md names the source
+ * and licence). No JSON Schema validator for 2020-12 is installed (only Ajv 6, a draft-07 one, as
+ * an eslint dependency), so this is a small one for the keywords those schemas use; any other
+ * validating keyword fails loudly rather than pass.
  */
 import { readFileSync } from 'node:fs';
 
@@ -16,7 +17,7 @@ export type OpenAISchemaName =
 type Schema = Record<string, unknown>;
 
 const schemas = JSON.parse(
-  readFileSync(new URL('../../../shared/openai-api/schemas.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/openai-api/schemas.json', import.meta.url), 'utf8'),
 ) as Record<string, Schema>;
 
 /** Keywords that only describe; everything else must be understood below. */

@@ -4,13 +4,18 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import type * as O200k from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage, ToolSpec } from '../../src/gateway/types.js';
 import {
   countPromptTokens,
   countTokens,
+  createTokenCounter,
   estimatePromptTokens,
   estimateTokens,
+  exactChars,
+  longChunk,
 } from '../../src/usage/tokens.js';
 import { onDispose } from '../helpers/dispose.js';
 
@@ -152,5 +157,98 @@ describe('the tokenizer', () => {
       counted: 8,
       afterCount: true,
     });
+  });
+});
+
+/** The library itself, counting the whole text at once: what "exact" means here. */
+const library = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as typeof O200k;
+
+/** Deterministic noise (base64-like), the tokenizer's slowest kind of text. */
+function noise(length: number, seed = 7): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/';
+  let x = seed;
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out += alphabet[x % 64];
+  }
+  return out;
+}
+
+describe('countTokens on any text', () => {
+  // A mix of every kind of chunk, long enough to be counted in pieces: prose, code, JSON, a
+  // Chinese paragraph longer than `longChunk` with no space in it, numbers, runs of newlines.
+  const ordinary = [
+    prose.repeat(40),
+    code.repeat(30),
+    json,
+    chinese.repeat(12),
+    '\n\n\n   \t',
+    '1234567890 3.14159 2026-12-06',
+    "it's we're they'll I'd",
+    noise(200),
+  ]
+    .join('\n')
+    .repeat(3);
+
+  it('counts ordinary text exactly as the tokenizer does, in pieces or whole', () => {
+    expect(ordinary.length).toBeGreaterThan(8 * 1024);
+    expect(ordinary.length).toBeLessThan(exactChars);
+    expect(chinese.repeat(12).length).toBeGreaterThan(longChunk);
+    expect(countTokens(ordinary)).toBe(library.countTokens(ordinary));
+    for (const text of [prose, code, json, chinese.repeat(12), 'hello there']) {
+      expect(countTokens(text)).toBe(library.countTokens(text));
+    }
+  });
+
+  it('counts a 1 MB word in well under a second, from its characters past the bound', () => {
+    for (const word of ['a'.repeat(1_000_000), noise(1_000_000), '人'.repeat(1_000_000)]) {
+      const started = performance.now();
+      const tokens = countTokens(word);
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(tokens).toBeGreaterThan(0);
+    }
+    // One long run is counted as estimateTokens counts it.
+    expect(countTokens('a'.repeat(10_000))).toBe(estimateTokens('a'.repeat(10_000)));
+    expect(countTokens(`hello ${'a'.repeat(300)}`)).toBe(
+      library.countTokens('hello') + estimateTokens(` ${'a'.repeat(300)}`),
+    );
+  });
+
+  it('gives the tokenizer at most exactChars of one text, and counts the rest from characters', () => {
+    const long = prose.repeat(Math.ceil((2 * exactChars) / prose.length));
+    const started = performance.now();
+    const tokens = countTokens(long);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(tokens).toBeGreaterThan(library.countTokens(long) * 0.9);
+    expect(tokens).toBeLessThan(estimateTokens(long));
+  });
+
+  it('reads special-token text such as <|endoftext|> as text', () => {
+    expect(countTokens('hi <|endoftext|>')).toBe(
+      library.countTokens('hi <|endoftext|>', { disallowedSpecial: new Set() }),
+    );
+  });
+
+  it('lets other work run while a request counts a large prompt (the echo provider)', async () => {
+    const counter = createTokenCounter();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const messages: ChatMessage[] = [{ role: 'user', content: noise(1_000_000) }];
+    const started = performance.now();
+    const [prompt, completion] = [
+      await counter.countPrompt(messages),
+      await counter.count(noise(1_000_000, 11)),
+    ];
+    const took = performance.now() - started;
+    clearInterval(timer);
+    expect(took).toBeLessThan(1000);
+    expect(prompt).toBeGreaterThan(0);
+    expect(completion).toBeGreaterThan(0);
+    // Counting ~64K characters exactly takes tens of milliseconds at least: timers ran between.
+    expect(ticks).toBeGreaterThan(0);
+    expect(await createTokenCounter().countPrompt([{ role: 'user', content: ordinary }])).toBe(
+      countPromptTokens([{ role: 'user', content: ordinary }]),
+    );
   });
 });
