@@ -79,15 +79,31 @@ export function mayUseModel(caller: Caller, requested: string): boolean {
   return caller.models.some((pattern) => matchesGlob(pattern, requested));
 }
 
-const globs = new Map<string, RegExp>();
+const globs = new Map<string, string[]>();
 
-function matchesGlob(pattern: string, name: string): boolean {
+/**
+ * `*` matches any run of characters. Matched by scanning, not by a regular expression: a
+ * pattern with several `*` as a backtracking regex costs polynomial time in the name, and the
+ * name comes from the request. Taking each part at its leftmost place is enough for `*` alone.
+ */
+export function matchesGlob(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  let regex = globs.get(pattern);
-  if (!regex) {
-    const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-    regex = new RegExp(`^${escaped.join('.*')}$`);
-    globs.set(pattern, regex);
+  let parts = globs.get(pattern);
+  if (!parts) {
+    parts = pattern.split('*');
+    globs.set(pattern, parts);
   }
-  return regex.test(name);
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (name.length < first.length + last.length) return false;
+  if (!name.startsWith(first) || !name.endsWith(last)) return false;
+  let at = first.length;
+  const end = name.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const part = parts[i]!;
+    const found = name.indexOf(part, at);
+    if (found === -1 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
