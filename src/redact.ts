@@ -37,8 +37,9 @@ const patterns: readonly [RegExp, string][] = [
   // Google API keys.
   [/\bAIza[\w-]{20,128}/g, REDACTED],
   // key=…, "api_key": "…", x-api-key: …, password=…, token=…; quotes may be escaped (JSON in JSON).
+  // A value of fewer than 8 characters is a word, not a secret ("missing API key: send …").
   [
-    /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)(?:\\{0,4}["'])?\s{0,3}[:=]\s{0,3}(?:\\{0,4}["'])?)[^\s"'\\&,;[\]{}<>]{4,1024}/gi,
+    /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)(?:\\{0,4}["'])?\s{0,3}[:=]\s{0,3}(?:\\{0,4}["'])?)[^\s"'\\&,;[\]{}<>]{8,1024}/gi,
     `$1${REDACTED}`,
   ],
 ];

@@ -30,6 +30,9 @@ describe('maskSecrets', () => {
     const text =
       "Unsupported parameter: 'max_tokens' is not supported with this model. See https://platform.openai.com/docs (keyIndex 0, maxTokens: 20)";
     expect(maskSecrets(text)).toBe(text);
+    // Conduit's own answer to a request with no key, which every edge masks too.
+    const own = 'missing API key: send Authorization: Bearer <key>';
+    expect(maskSecrets(own)).toBe(own);
   });
 
   it('keeps a JSON document JSON', () => {

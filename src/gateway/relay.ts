@@ -6,6 +6,7 @@
 import type { CachedAnswer } from './gateway.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
 import type { Attempt, ChatResponse, CompletionChunk, StreamEvent, Target } from './types.js';
+import { splitWords } from './words.js';
 
 export interface RelayOptions {
   /** The stream's id, the same on every chunk. */
@@ -100,7 +101,7 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
 export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
   const { provider } = hit;
   const { model, finishReason, toolCalls, usage } = hit.response;
-  for (const delta of hit.response.content?.match(/\s*\S+(\s+$)?/g) ?? [])
+  for (const delta of splitWords(hit.response.content ?? ''))
     yield { id, delta, provider, model, cached: true, done: false };
   yield {
     id,

@@ -9,6 +9,7 @@ import type { CancelSignal } from '../gateway/cancel.js';
 import type { ChatRequest, ChatResponse, FinishReason, StreamEvent } from '../gateway/types.js';
 import { createTokenCounter, type TokenCounter } from '../usage/tokens.js';
 import type { Provider, ProviderCall } from './types.js';
+import { splitWords } from '../gateway/words.js';
 
 export interface EchoOptions {
   name: string;
@@ -33,7 +34,7 @@ async function answer(request: ChatRequest, counter: TokenCounter): Promise<Echo
   // gateway's work on the request: nothing waits on all of them at once.
   if (text.length > 64 * 1024) await new Promise(setImmediate);
   // Words keep their leading space, so joining the deltas gives the text back exactly.
-  let words: string[] = text.match(/\s*\S+(\s+$)?/g) ?? [];
+  let words = splitWords(text);
   if (text.length > 0 && words.length === 0) words = [text];
   if (request.maxTokens !== undefined) {
     const kept: string[] = [];
