@@ -238,6 +238,7 @@ export function createServe(deps: ServeDeps) {
         targets: router.order(p.route),
         signal: deadline.signal,
         expired: () => deadline.expired,
+        remainingMs: deadline.remainingMs,
       };
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
