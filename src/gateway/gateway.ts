@@ -1,6 +1,6 @@
 /**
  * The gateway: completions, streams and embeddings, each one `serve` of the same pipeline
- * (serve.ts: validate → admit → cache → route → call → account → store) with its own call.
+ * (serve.ts: normalize → route → admit → cache → call → account → store) with its own call.
  * Edges call `complete`, `stream` or `embed`; they never see a provider's wire format.
  */
 import { estimateUsage } from '../usage/tokens.js';
