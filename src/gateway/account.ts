@@ -6,28 +6,9 @@
 import type { Pricing } from '../usage/prices.js';
 import type { UsageRecord, UsageStore } from '../usage/store.js';
 import { GatewayError } from './errors.js';
-import type { Attempt, Caller, ChatRequest, Usage } from './types.js';
+import type { Outcome, Usage } from './types.js';
 
-export interface Outcome {
-  requestId: string;
-  caller: Caller;
-  /** The model as called. */
-  alias: string;
-  request: ChatRequest | undefined;
-  stream: boolean;
-  provider: string | null;
-  model: string | null;
-  usage: Usage | null;
-  costUsd: number;
-  priced: boolean;
-  savedUsd: number;
-  cacheHit: boolean;
-  content: string | null;
-  error: unknown;
-  latencyMs: number;
-  ttftMs: number | null;
-  attempts: readonly Attempt[];
-}
+export type { Outcome };
 
 export interface Accountant {
   /** The request of this id has begun: it owes one record, until `record` is called for it. */

@@ -49,6 +49,11 @@ export interface CallContext {
   signal: CancelSignal;
   /** Whether the request's whole budget is spent (it then aborted `signal`). */
   expired(): boolean;
+  /**
+   * Milliseconds left before the deadline: a delay the upstream asks for that would outlast it
+   * is not waited for (the next target is tried). @default no bound
+   */
+  remainingMs?(): number;
 }
 
 /** Failures that say something about the target's health (not the key's, not the caller's). */
@@ -193,7 +198,12 @@ export async function callTargets<T>(
     const breaker = deps.breakers.for(target);
     try {
       const result = await policy.execute(
-        () => breaker.execute(() => tryWithKeys(deps, provider, target, context, attempts, run)),
+        () =>
+          breaker.execute(() =>
+            tryWithKeys(deps, provider, target, context, attempts, run).catch((error: unknown) => {
+              throw outlasting(error, context);
+            }),
+          ),
         // cockatiel reads only `aborted` of it (and hands it to the call, which ignores it).
         context.signal as AbortSignal,
       );
@@ -298,6 +308,26 @@ async function tryWithKeys<T>(
       }
     }
   }
+}
+
+/**
+ * A failure whose asked delay would outlast the request's deadline, as not retryable: cockatiel's
+ * wait between tries is not cut short by the signal, so waiting would hold the request past its
+ * deadline only to fail it then.
+ */
+function outlasting(error: unknown, context: CallContext): unknown {
+  if (!UpstreamError.isInstance(error) || !error.retryable || error.retryAfterMs === undefined)
+    return error;
+  const left = context.remainingMs?.() ?? Infinity;
+  if (error.retryAfterMs + clockSlackMs < left) return error;
+  return new UpstreamError({
+    kind: error.kind,
+    message: error.message,
+    ...(error.status !== undefined && { status: error.status }),
+    retryAfterMs: error.retryAfterMs,
+    retryable: false,
+    ...(error.body !== undefined && { body: error.body }),
+  });
 }
 
 function attemptOf(

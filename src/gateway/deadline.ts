@@ -8,6 +8,8 @@ export interface Deadline {
   signal: Cancel;
   /** True once the deadline passed (and aborted `signal`). */
   readonly expired: boolean;
+  /** Milliseconds left before the deadline (Infinity once stopped). */
+  remainingMs(): number;
   /** Aborts the request now (its consumer left). */
   abort(): void;
   /** Stops the deadline only: a stream past its first token runs on the client's signal alone. */
@@ -30,6 +32,7 @@ export function startDeadline(client: AbortSignal | Cancel, ms: number): Deadlin
 }
 
 function deadline(cancel: Cancel, release: (() => void) | undefined, ms: number): Deadline {
+  const endsAt = performance.now() + ms;
   let expired = false;
   let timer: NodeJS.Timeout | undefined = setTimeout(() => {
     expired = true;
@@ -48,6 +51,7 @@ function deadline(cancel: Cancel, release: (() => void) | undefined, ms: number)
     abort() {
       cancel.abort(new DOMException('the client went away', 'AbortError'));
     },
+    remainingMs: () => (timer === undefined ? Infinity : endsAt - performance.now()),
     stopTimer,
     clear() {
       stopTimer();

@@ -1,6 +1,9 @@
 /**
- * One error type for everything the gateway refuses or fails at; each edge maps it once
- * (GraphQL: `graphql/errors.ts`, REST: `rest/openai-errors.ts`).
+ * The gateway's errors. A GatewayError is what it refuses or fails a request with; each edge
+ * maps it in one place (GraphQL: `graphql/errors.ts`, REST: `rest/errors.ts`). An UpstreamError
+ * is how a provider adapter reports a failed call: the call loop (`call.ts`) and the relay wrap
+ * it into a GatewayError before it leaves the gateway. A client that left ends its request with
+ * the signal's AbortError, which is no one's fault to report.
  */
 import { maskSecrets } from '../redact.js';
 

@@ -3,9 +3,15 @@
  * finish reason, whole tool calls, usage and cost; it is accounted (and cached) before it goes
  * out. A stream that breaks after it began ends with a GatewayError, never in silence.
  */
-import type { CachedAnswer } from './gateway.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
-import type { Attempt, ChatResponse, CompletionChunk, StreamEvent, Target } from './types.js';
+import type {
+  Attempt,
+  CachedAnswer,
+  ChatResponse,
+  CompletionChunk,
+  StreamEvent,
+  Target,
+} from './types.js';
 import { splitWords } from './words.js';
 
 export interface RelayOptions {

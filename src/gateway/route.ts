@@ -31,6 +31,8 @@ export interface RouterDeps {
   latency(target: Target): number | undefined;
   /** USD per million tokens (input + output) of a target; undefined when unknown. */
   price(target: Target): number | undefined;
+  /** A number in [0, 1) for the loadbalance strategy's draw. @default Math.random */
+  random?(): number;
 }
 
 export function createRouter(
@@ -45,6 +47,7 @@ export function createRouter(
     ]),
   );
   const direct = new Map<string, Route>();
+  const random = deps.random ?? Math.random;
 
   return {
     resolve(model, caller) {
@@ -68,7 +71,7 @@ export function createRouter(
         case 'fallback':
           return open;
         case 'loadbalance':
-          return weightedShuffle(open);
+          return weightedShuffle(open, random);
         case 'latency':
           // A target with no answer yet goes first, so every target gets measured.
           return sortBy(open, (t) => deps.latency(t) ?? -1);
@@ -138,8 +141,8 @@ function sortBy<T>(items: readonly T[], key: (item: T) => number): T[] {
 }
 
 /** A random order where heavier targets tend to come first (Efraimidis–Spirakis). */
-function weightedShuffle(targets: readonly Target[]): Target[] {
-  return sortBy(targets, (t) => -(Math.random() ** (1 / t.weight)));
+function weightedShuffle(targets: readonly Target[], random: () => number): Target[] {
+  return sortBy(targets, (t) => -(random() ** (1 / t.weight)));
 }
 
 /** Recent latency per target, as an exponentially weighted moving average. */

@@ -153,3 +153,33 @@ export interface Embeddings {
   latencyMs: number;
   attempts: Attempt[];
 }
+
+/** What the exact cache keeps of an answer. */
+export interface CachedAnswer {
+  provider: string;
+  response: ChatResponse;
+  /** What the answer cost when it was made: a hit saves that much. */
+  costUsd: number;
+}
+
+/** One finished or failed request, as the accountant records it (usage row, log line, metrics). */
+export interface Outcome {
+  requestId: string;
+  caller: Caller;
+  /** The model as called. */
+  alias: string;
+  request: ChatRequest | undefined;
+  stream: boolean;
+  provider: string | null;
+  model: string | null;
+  usage: Usage | null;
+  costUsd: number;
+  priced: boolean;
+  savedUsd: number;
+  cacheHit: boolean;
+  content: string | null;
+  error: unknown;
+  latencyMs: number;
+  ttftMs: number | null;
+  attempts: readonly Attempt[];
+}

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
-import type { UsageRecord } from './store.js';
+import type { UsageRecord } from './store-types.js';
 
 /**
  * One row per request. Times are milliseconds since the epoch and flags are 0/1 in both

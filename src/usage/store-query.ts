@@ -6,7 +6,13 @@
 import { sql } from 'kysely';
 import type { Expression, RawBuilder, SelectQueryBuilder } from 'kysely';
 import type { OpenedDatabase, UsageDatabase } from './store-db.js';
-import type { UsageDimension, UsageFilter, UsageGroup, UsageReport, UsageTotals } from './store.js';
+import type {
+  UsageDimension,
+  UsageFilter,
+  UsageGroup,
+  UsageReport,
+  UsageTotals,
+} from './store-types.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
