@@ -9,7 +9,6 @@
  * match backtracks at most a bounded number of steps. Replacements never take a `"` or a `\`:
  * a masked JSON document stays JSON.
  */
-import type { Config } from './config/schema.js';
 
 export const REDACTED = '[redacted]';
 
@@ -69,7 +68,7 @@ export const maskSecrets: Mask = createRedactor().mask;
  * Every secret a config holds: provider keys, client keys, the alert webhook URL (its path and
  * query are often the secret) and the passwords in the Redis and database URLs.
  */
-export function secretsOf(config: Config): string[] {
+export function secretsOf(config: SecretSources): string[] {
   const secrets: string[] = [];
   for (const provider of Object.values(config.providers)) secrets.push(...provider.keys);
   for (const client of config.clients) if (client.key) secrets.push(client.key);
@@ -79,6 +78,19 @@ export function secretsOf(config: Config): string[] {
   if (config.redis) secrets.push(...urlSecrets(config.redis.url, false));
   secrets.push(...urlSecrets(config.database.url, false));
   return secrets;
+}
+
+/**
+ * The parts of the config that hold secrets (the config itself fits): a shape of its own, so the
+ * masking, which errors use, imports nothing of the config's.
+ */
+export interface SecretSources {
+  providers: Record<string, { keys: readonly string[] }>;
+  clients: readonly { key?: string | undefined }[];
+  alerts: { webhookUrl?: string | undefined };
+  redis?: { url: string } | undefined;
+  database: { url: string };
+  metrics: { token?: string | undefined };
 }
 
 /** The user info of a URL and, with `withPath`, its path and query (a webhook's token). */
