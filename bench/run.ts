@@ -227,9 +227,9 @@ async function main(): Promise<void> {
           body: streamBody(miss, pacedModel),
           headers: { ...auth, accept: 'text/event-stream' },
         }),
-        wsSampler('Conduit GraphQL (WebSocket)', wsTarget(conduit, pacedModel, 'ttft')),
+        wsSampler('Conduit GraphQL (WebSocket)', wsTarget(conduit, pacedModel, 'ttft-ws')),
       ];
-      const alone = await ttftInTurn(samplers, Math.max(6, seconds));
+      const alone = await ttftInTurn(samplers, Math.max(10, seconds));
       const loaded = new Map<string, Awaited<ReturnType<typeof ttftConcurrent>>>();
       for (const sampler of samplers) {
         await ttftConcurrent(sampler, 16, warmup);

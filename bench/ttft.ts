@@ -20,16 +20,19 @@ export interface Sampler {
   ): Promise<{ sample(slot: number): Promise<number>; close(): Promise<void> }>;
 }
 
+/** One counter for every SSE sampler: REST and GraphQL must not send the same prompt, or the
+ * second would be a cache hit. */
+let id = 0;
+
 export function sseSampler(target: Target): Sampler {
   const url = new URL(target.url);
-  let id = 0;
   return {
     name: target.name,
     async open(connections) {
       const pool = new Pool(url.origin, { connections, pipelining: 1 });
       return {
         async sample() {
-          const body = target.body.replace('[<id>]', `ttft-${process.pid}-${++id}`);
+          const body = target.body.replace('[<id>]', `ttft-sse-${process.pid}-${++id}`);
           const started = performance.now();
           const response = await pool.request({
             method: 'POST',
@@ -59,6 +62,7 @@ export function sseSampler(target: Target): Sampler {
   };
 }
 
+/** `target.input` must give prompts of its own (not `ttft-sse-…`): the cache would hit. */
 export function wsSampler(name: string, target: WsTarget): Sampler {
   let id = 0;
   return {
