@@ -23,7 +23,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
-import { fdLimit, forkServer, rssMb, startConduit, type Child } from './servers.js';
+import { cpuMs, fdLimit, forkServer, rssMb, startConduit, type Child } from './servers.js';
 import {
   benchConfig,
   benchTargets,
@@ -68,8 +68,15 @@ function table(title: string, results: [string, Result][], floor: string): void 
 
 /** The paced model of the time-to-first-token section: the first word alone, 5 ms in. */
 const pacedModel = 'mock/ttft-5';
-/** The slow model of the hold sections: a chunk a second, 23 s a stream. */
+/** The slow model of the REST hold: a chunk a second, 23 s a stream. */
 const slowModel = 'mock/slow-1000';
+/**
+ * The WebSocket hold's pace (BENCH_HOLD_WS_PACE ms between chunks): a chunk every 5 s by
+ * default, 115 s a stream, so none ends while 10,000 open; at a chunk a second, 10,000 streams
+ * are 10,000 events a second, which kept Conduit's one thread busy enough on the shared 2-core
+ * machine that the handshakes of the later batches waited tens of seconds.
+ */
+const holdWsPace = Number(process.env.BENCH_HOLD_WS_PACE ?? 5000);
 const wsUrl = (http: string) => `${http.replace(/^http/, 'ws')}/graphql`;
 const wsTarget = (conduit: Child, model?: string, tag = 'ws'): WsTarget => ({
   url: wsUrl(conduit.url),
@@ -297,7 +304,8 @@ async function main(): Promise<void> {
       }
     }
     if (runs('hold-ws')) {
-      for (const perSocket of [100, 1]) {
+      const perSockets = (process.env.BENCH_HOLD_WS ?? '100,1').split(',').map(Number);
+      for (const perSocket of perSockets) {
         const fresh = await startConduit(conduitConfig);
         // One socket per subscription costs Conduit two descriptors a stream (the client's
         // socket and the upstream's): the count is bounded by the open-files limits, said when
@@ -309,8 +317,9 @@ async function main(): Promise<void> {
         );
         const count = Math.min(10_000, room);
         out(
-          `\n${count.toLocaleString('en')} concurrent slow graphql-ws subscriptions (${slowModel}: ` +
-            `a chunk a second, a stream started again when it ends), ${perSocket} per socket ` +
+          `\n${count.toLocaleString('en')} concurrent slow graphql-ws subscriptions ` +
+            `(mock/slow-${holdWsPace}: a chunk every ${holdWsPace} ms, a stream started again ` +
+            `when it ends), ${perSocket} per socket ` +
             `(${Math.ceil(count / perSocket).toLocaleString('en')} sockets), on a fresh Conduit` +
             (count < 10_000 ? ` (fewer than 10,000: the open-files limits allow ${room})` : ''),
         );
@@ -321,28 +330,36 @@ async function main(): Promise<void> {
           await warm.dispose();
           const before = rssMb(fresh.pid);
           let held = 0;
+          let atOnce = NaN;
+          let cpu = NaN;
           const result = await holdSubscriptions(
-            wsTarget(fresh, slowModel, 'hold'),
+            wsTarget(fresh, `mock/slow-${holdWsPace}`, 'hold'),
             {
               count,
               perSocket,
               batch: Math.max(1, Math.floor(500 / perSocket)),
-              timeoutMs: 120_000,
+              timeoutMs: 60_000,
             },
             async () => {
               // The largest of six samples over 3 s: the streams' chunks come and go.
+              const cpuBefore = cpuMs(fresh.pid);
               for (let i = 0; i < 6; i++) {
-                held = Math.max(held, rssMb(fresh.pid));
+                const rss = rssMb(fresh.pid);
+                if (i === 0) atOnce = rss;
+                held = Math.max(held, rss);
                 await new Promise((resolve) => setTimeout(resolve, 500));
               }
+              cpu = (cpuMs(fresh.pid) - cpuBefore) / 30; // per cent of a core over 3 s
             },
           );
           const perStream = ((held - before) * 1024) / result.active;
           const projected = before + (perStream * 10_000) / 1024;
           out(
             `${result.active.toLocaleString('en')} streaming after ${fmt(result.openMs, 0)} ms ` +
-              `(failed ${result.failed}); Conduit RSS ${fmt(before, 0)} MB before, ${fmt(held, 0)} MB ` +
-              `while held: ${fmt(perStream, 1)} KB a stream` +
+              `(failed ${result.failed}); Conduit RSS ${fmt(before, 0)} MB before, ${fmt(atOnce, 0)} MB ` +
+              `when all were streaming, at most ${fmt(held, 0)} MB over the next 3 s: ` +
+              `${fmt(perStream, 1)} KB a stream (at most); Conduit's CPU meanwhile ${fmt(cpu, 0)}% ` +
+              `of a core` +
               (count < 10_000 ? `, ${fmt(projected, 0)} MB projected for 10,000` : ''),
           );
           const all = result.active === count && result.failed === 0;

@@ -114,7 +114,8 @@ export async function wsStreams(
 }
 
 export interface Held {
-  /** Subscriptions that had received events and were still running at the measurement. */
+  /** Subscriptions running when every one had received events (those whose stream had ended
+   * were running again by then, started anew). */
   active: number;
   /** Subscriptions that failed (a GraphQL error, a socket lost) before the measurement. */
   failed: number;
@@ -126,8 +127,9 @@ export interface Held {
  * Holds `count` subscriptions at once, `perSocket` on each socket (graphql-ws runs many
  * operations on one socket). Sockets connect `batch` at a time, each batch waiting for its
  * handshakes, so the server is not flooded with thousands at once. A subscription whose slow
- * stream ends is started again, so `count` stay open; once every one has received its first
- * event, `whileHeld` runs (awaited). Then every socket is closed.
+ * stream ends is started again at once, so `count` stay open; once every one has received
+ * events, `whileHeld` runs (awaited). Then every socket is closed. Progress goes to stderr
+ * every 10 s while it takes.
  */
 export async function holdSubscriptions(
   target: WsTarget,
@@ -137,7 +139,9 @@ export async function holdSubscriptions(
   const { count, perSocket, batch, timeoutMs } = options;
   const sockets = Math.ceil(count / perSocket);
   const clients: Client[] = [];
+  /** Slots that have had events (once is enough: a slot whose stream ended runs again). */
   let streaming = 0;
+  let running = 0;
   let failed = 0;
   let stopped = false;
   let allStreaming!: () => void;
@@ -147,26 +151,24 @@ export async function holdSubscriptions(
 
   /** One slot: a subscription, started again when its stream ends, until the hold is over. */
   const hold = (client: Client) => {
-    let counted = false;
+    let seen = false;
     const start = () => {
       if (stopped) return;
+      running++;
       client.subscribe<StreamChunk>(
         { query: streamQuery, variables: { input: target.input(++id) } },
         {
           next: () => {
-            if (counted) return;
-            counted = true;
+            if (seen) return;
+            seen = true;
             if (++streaming === count) allStreaming();
           },
           error: () => {
-            if (stopped) return;
-            failed++;
-            if (counted) streaming--;
-            counted = false;
+            running--;
+            if (!stopped) failed++;
           },
           complete: () => {
-            if (counted) streaming--;
-            counted = false;
+            running--;
             start();
           },
         },
@@ -175,6 +177,12 @@ export async function holdSubscriptions(
     start();
   };
 
+  const progress = setInterval(() => {
+    console.error(
+      `  … ${clients.length} sockets, ${streaming} of ${count} subscriptions streaming, ` +
+        `${failed} failed, after ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
+  }, 10_000);
   try {
     for (let opened = 0; opened < sockets; opened += batch) {
       const size = Math.min(batch, sockets - opened);
@@ -188,10 +196,11 @@ export async function holdSubscriptions(
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([ready, timeout]);
     const openMs = performance.now() - started;
-    const active = streaming;
+    const active = streaming === count ? running : streaming;
     await whileHeld();
     return { active, failed, openMs };
   } finally {
+    clearInterval(progress);
     stopped = true;
     await Promise.allSettled(clients.map((client) => client.dispose()));
   }
