@@ -281,7 +281,7 @@ async function main(): Promise<void> {
           url: `${fresh.url}/v1/chat/completions`,
           headers: auth,
           body: JSON.stringify({
-            model: 'mock/slow-1000',
+            model: slowModel,
             messages: messages('hold [<id>]'),
             stream: true,
           }),
