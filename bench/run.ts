@@ -172,12 +172,20 @@ async function main(): Promise<void> {
         out(`\nConduit REST streamed (20 chunks), concurrency 16: ${fmt(rest.rps, 0)} req/s`);
       }
       await (await connect(wsTarget(conduit))).dispose(); // the first socket sets up what it needs
+      // The CPU of both ends, warm-up included: the client is JavaScript in this process, and
+      // at 100% of a core it, not Conduit, would set the pace.
+      const conduitCpu = cpuMs(conduit.pid);
+      const ownCpu = process.cpuUsage();
       const ws = await wsStreams(wsTarget(conduit), connections, seconds, warmup);
+      const own = process.cpuUsage(ownCpu);
+      const percent = (ms: number) => fmt(ms / (seconds + warmup) / 10, 0);
       const over = ws.rps / restStreams;
       out(
         `\nGraphQL completionStream over WebSocket (graphql-ws client, ${connections} sockets, one ` +
           `subscription each at a time), concurrency ${connections}: ${fmt(ws.rps, 0)} streams/s, ` +
-          `${fmt(over)} × REST streams (${fmt(restStreams, 0)}), failed ${ws.failed}`,
+          `${fmt(over)} × REST streams (${fmt(restStreams, 0)}), failed ${ws.failed}; CPU, % of a ` +
+          `core: Conduit ${percent(cpuMs(conduit.pid) - conduitCpu)}, the bench's client ` +
+          `${percent((own.user + own.system) / 1000)}`,
       );
       check(
         `GraphQL completionStream over WebSocket ≥ 0.85 × REST streams, c=${connections}`,
