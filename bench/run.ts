@@ -12,6 +12,8 @@
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
  *   BENCH_DIST=DIR                    run Conduit from another build (an A/B against an older commit)
  *   BENCH_NODE_ARGS="--flag …"        extra node flags for Conduit
+ *   BENCH_HOLD_WS=100,1               hold-ws: subscriptions per socket, one fresh Conduit each
+ *   BENCH_HOLD_WS_PACE=5000           hold-ws: ms between a stream's chunks
  *
  * Sections: plain (non-streamed, c=1/16/64), stream (20 chunks over SSE, c=16), ws
  * (`completionStream` over graphql-ws, c=16), latency (c=1, µs timing; cache hits), ttft (time
