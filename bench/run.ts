@@ -8,18 +8,35 @@
  * except in the cache-hit section.
  *
  *   BENCH_SECONDS=6 BENCH_WARMUP=2   length of each measured run and of its warm-up
- *   BENCH_ONLY=plain,stream,latency,hold   sections to run (all by default)
+ *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws   sections to run (all by default)
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
  *   BENCH_DIST=DIR                    run Conduit from another build (an A/B against an older commit)
  *   BENCH_NODE_ARGS="--flag …"        extra node flags for Conduit
+ *   BENCH_HOLD_WS=100,1               hold-ws: subscriptions per socket, one fresh Conduit each
+ *   BENCH_HOLD_WS_PACE=5000           hold-ws: ms between a stream's chunks
+ *
+ * Sections: plain (non-streamed, c=1/16/64), stream (20 chunks over SSE, c=16), ws
+ * (`completionStream` over graphql-ws, c=16), latency (c=1, µs timing; cache hits), ttft (time
+ * to first token of a paced stream, every transport), hold (1,000 slow REST streams), hold-ws
+ * (10,000 slow graphql-ws subscriptions).
  *
  * Also: bench/profile.ts (one target, Conduit's CPU µs per request from /proc, optionally under
  * --cpu-prof) and bench/pipeline.ts (the gateway's own CPU per call, in process, no HTTP).
  */
 import { cpus, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
-import { forkServer, rssMb, startConduit } from './servers.js';
-import { benchConfig, benchTargets, messages, restBody, streamBody } from './targets.js';
+import { cpuMs, fdLimit, forkServer, rssMb, startConduit, type Child } from './servers.js';
+import {
+  benchConfig,
+  benchTargets,
+  gqlInput,
+  key,
+  messages,
+  restBody,
+  streamBody,
+} from './targets.js';
+import { sseSampler, ttftConcurrent, ttftInTurn, wsSampler } from './ttft.js';
+import { connect, holdSubscriptions, subscribeOnce, wsStreams, type WsTarget } from './ws-load.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const warmup = Number(process.env.BENCH_WARMUP ?? 2);
@@ -36,16 +53,38 @@ const out = (line = '') => {
 
 function table(title: string, results: [string, Result][], floor: string): void {
   const base = results.find(([name]) => name === floor)?.[1];
+  const rest = results.find(([name]) => name === 'Conduit REST')?.[1];
   out(`\n${title}\n`);
-  out('| target | req/s | p50 ms | p99 ms | req/s × bare | p50 × bare | p99 × bare | failed |');
-  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out(
+    '| target | req/s | p50 ms | p99 ms | req/s × bare | req/s × REST | p50 × bare | p99 × bare | failed |',
+  );
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, r] of results) {
     out(
       `| ${name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${base ? fmt(r.rps / base.rps) : '-'} | ` +
+        `${rest ? fmt(r.rps / rest.rps) : '-'} | ` +
         `${base ? fmt(r.p50 / base.p50) : '-'} | ${base ? fmt(r.p99 / base.p99) : '-'} | ${r.failed} |`,
     );
   }
 }
+
+/** The paced model of the time-to-first-token section: the first word alone, 5 ms in. */
+const pacedModel = 'mock/ttft-5';
+/** The slow model of the REST hold: a chunk a second, 23 s a stream. */
+const slowModel = 'mock/slow-1000';
+/**
+ * The WebSocket hold's pace (BENCH_HOLD_WS_PACE ms between chunks): a chunk every 5 s by
+ * default, 115 s a stream, so none ends while 10,000 open; at a chunk a second, 10,000 streams
+ * are 10,000 events a second, which kept Conduit's one thread busy enough on the shared 2-core
+ * machine that the handshakes of the later batches waited tens of seconds.
+ */
+const holdWsPace = Number(process.env.BENCH_HOLD_WS_PACE ?? 5000);
+const wsUrl = (http: string) => `${http.replace(/^http/, 'ws')}/graphql`;
+const wsTarget = (conduit: Child, model?: string, tag = 'ws'): WsTarget => ({
+  url: wsUrl(conduit.url),
+  authorization: `Bearer ${key}`,
+  input: (i) => gqlInput(`Say twenty words ${tag}-${process.pid}-${i}`, model),
+});
 
 const checks: [string, boolean, string][] = [];
 const check = (name: string, ok: boolean, figure: string) => checks.push([name, ok, figure]);
@@ -59,8 +98,12 @@ async function main(): Promise<void> {
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
   const { auth, miss, plain } = benchTargets(upstream.url, conduit.url, proxy.url);
-  const ratio = (results: [string, Result][], name: string) =>
-    results.find(([n]) => n === name)![1].rps / results.find(([n]) => n === 'bare proxy')![1].rps;
+  const rpsOf = (results: [string, Result][], name: string) =>
+    results.find(([n]) => n === name)![1].rps;
+  const ratio = (results: [string, Result][], name: string, over = 'bare proxy') =>
+    rpsOf(results, name) / rpsOf(results, over);
+  /** REST streams per second at c=16, from the stream section (or measured by the ws section). */
+  let restStreams: number | undefined;
 
   out(`# Conduit bench, ${new Date().toISOString()}`);
   out(
@@ -77,10 +120,11 @@ async function main(): Promise<void> {
         for (const target of plain)
           results.push([target.name, await measure(target, connections, seconds, warmup)]);
         table(`Non-streamed, cache missing, concurrency ${connections}`, results, 'bare proxy');
+        if (connections === 1) continue; // the targets are at 16 and 64
         const rest = ratio(results, 'Conduit REST');
-        const gql = ratio(results, 'Conduit GraphQL complete');
-        check(`REST ≥ 0.85 × bare, c=${connections}`, rest >= 0.85, fmt(rest));
-        check(`GraphQL complete ≥ 0.60 × bare, c=${connections}`, gql >= 0.6, fmt(gql));
+        const gql = ratio(results, 'Conduit GraphQL complete', 'Conduit REST');
+        check(`REST ≥ 0.60 × bare, c=${connections}`, rest >= 0.6, fmt(rest));
+        check(`GraphQL complete ≥ 0.85 × REST, c=${connections}`, gql >= 0.85, fmt(gql));
       }
     }
 
@@ -106,8 +150,50 @@ async function main(): Promise<void> {
           'bare proxy',
         );
         const rest = ratio(results, 'Conduit REST');
-        check(`streamed REST ≥ 0.85 × bare, c=${connections}`, rest >= 0.85, fmt(rest));
+        const sse = ratio(results, 'Conduit GraphQL completionStream (SSE)', 'Conduit REST');
+        restStreams = rpsOf(results, 'Conduit REST');
+        check(`streamed REST ≥ 0.55 × bare, c=${connections}`, rest >= 0.55, fmt(rest));
+        check(
+          `GraphQL completionStream over SSE ≥ 0.85 × REST streams, c=${connections}`,
+          sse >= 0.85,
+          fmt(sse),
+        );
       }
+    }
+
+    if (runs('ws')) {
+      const connections = 16;
+      if (restStreams === undefined) {
+        const rest = await measure(
+          { ...plain[2]!, body: restBody(miss, true) },
+          16,
+          seconds,
+          warmup,
+        );
+        restStreams = rest.rps;
+        out(`\nConduit REST streamed (20 chunks), concurrency 16: ${fmt(rest.rps, 0)} req/s`);
+      }
+      await (await connect(wsTarget(conduit))).dispose(); // the first socket sets up what it needs
+      // The CPU of both ends, warm-up included: the client is JavaScript in this process, and
+      // at 100% of a core it, not Conduit, would set the pace.
+      const conduitCpu = cpuMs(conduit.pid);
+      const ownCpu = process.cpuUsage();
+      const ws = await wsStreams(wsTarget(conduit), connections, seconds, warmup);
+      const own = process.cpuUsage(ownCpu);
+      const percent = (ms: number) => fmt(ms / (seconds + warmup) / 10, 0);
+      const over = ws.rps / restStreams;
+      out(
+        `\nGraphQL completionStream over WebSocket (graphql-ws client, ${connections} sockets, one ` +
+          `subscription each at a time), concurrency ${connections}: ${fmt(ws.rps, 0)} streams/s, ` +
+          `${fmt(over)} × REST streams (${fmt(restStreams, 0)}), failed ${ws.failed}; CPU, % of a ` +
+          `core: Conduit ${percent(cpuMs(conduit.pid) - conduitCpu)}, the bench's client ` +
+          `${percent((own.user + own.system) / 1000)}`,
+      );
+      check(
+        `GraphQL completionStream over WebSocket ≥ 0.85 × REST streams, c=${connections}`,
+        over >= 0.85 && ws.failed === 0,
+        fmt(over),
+      );
     }
 
     if (runs('latency')) {
@@ -144,6 +230,57 @@ async function main(): Promise<void> {
       );
     }
 
+    if (runs('ttft')) {
+      const samplers = [
+        sseSampler({ ...plain[1]!, body: restBody(miss, true, pacedModel) }),
+        sseSampler({
+          ...plain[2]!,
+          name: 'Conduit REST (SSE)',
+          body: restBody(miss, true, pacedModel),
+        }),
+        sseSampler({
+          name: 'Conduit GraphQL (SSE)',
+          url: `${conduit.url}/graphql`,
+          body: streamBody(miss, pacedModel),
+          headers: { ...auth, accept: 'text/event-stream' },
+        }),
+        wsSampler('Conduit GraphQL (WebSocket)', wsTarget(conduit, pacedModel, 'ttft-ws')),
+      ];
+      const alone = await ttftInTurn(samplers, Math.max(10, seconds));
+      const loaded = new Map<string, Awaited<ReturnType<typeof ttftConcurrent>>>();
+      for (const sampler of samplers) {
+        await ttftConcurrent(sampler, 16, warmup);
+        loaded.set(sampler.name, await ttftConcurrent(sampler, 16, seconds));
+      }
+      const bare = { alone: alone.get('bare proxy')!, loaded: loaded.get('bare proxy')! };
+      out(
+        `\nTime to first token, paced stream (${pacedModel}: the first word alone 5 ms after the ` +
+          `role chunk), ms from the request to the bytes of the first word; "added" is over the ` +
+          `bare proxy's time to the same bytes\n`,
+      );
+      out(
+        '| transport | c=1 p50 | c=1 p99 | added p50, c=1 | c=16 p50 | c=16 p99 | added p99, c=16 | streams c=1 / c=16 |',
+      );
+      out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const { name } of samplers) {
+        const a = alone.get(name)!;
+        const l = loaded.get(name)!;
+        const isBare = name === 'bare proxy';
+        out(
+          `| ${name} | ${fmt(a.p50, 3)} | ${fmt(a.p99, 3)} | ` +
+            `${isBare ? '-' : fmt(a.p50 - bare.alone.p50, 3)} | ${fmt(l.p50, 3)} | ${fmt(l.p99, 3)} | ` +
+            `${isBare ? '-' : fmt(l.p99 - bare.loaded.p99, 3)} | ${a.count} / ${l.count} |`,
+        );
+        if (isBare) continue;
+        const added = a.p50 - bare.alone.p50;
+        check(
+          `added time to first token p50 < 1 ms, ${name}, c=1`,
+          added < 1,
+          `${fmt(added, 3)} ms`,
+        );
+      }
+    }
+
     if (runs('hold')) {
       out(`\nConduit RSS after the runs above: ${fmt(rssMb(conduit.pid), 0)} MB`);
       // A fresh Conduit: what the streams cost, not what the runs above left in the heap.
@@ -154,7 +291,7 @@ async function main(): Promise<void> {
           url: `${fresh.url}/v1/chat/completions`,
           headers: auth,
           body: JSON.stringify({
-            model: 'mock/slow-1000',
+            model: slowModel,
             messages: messages('hold [<id>]'),
             stream: true,
           }),
@@ -174,6 +311,80 @@ async function main(): Promise<void> {
         );
       } finally {
         await fresh.stop();
+      }
+    }
+    if (runs('hold-ws')) {
+      const perSockets = (process.env.BENCH_HOLD_WS ?? '100,1').split(',').map(Number);
+      for (const perSocket of perSockets) {
+        const fresh = await startConduit(conduitConfig);
+        // One socket per subscription costs Conduit two descriptors a stream (the client's
+        // socket and the upstream's): the count is bounded by the open-files limits, said when
+        // it bites.
+        const room = Math.min(
+          Math.floor((fdLimit(fresh.pid) - 256) / (perSocket === 1 ? 2 : 1)),
+          fdLimit('self') - 256,
+          fdLimit(upstream.pid) - 1024,
+        );
+        const count = Math.min(10_000, room);
+        out(
+          `\n${count.toLocaleString('en')} concurrent slow graphql-ws subscriptions ` +
+            `(mock/slow-${holdWsPace}: a chunk every ${holdWsPace} ms, a stream started again ` +
+            `when it ends), ${perSocket} per socket ` +
+            `(${Math.ceil(count / perSocket).toLocaleString('en')} sockets), on a fresh Conduit` +
+            (count < 10_000 ? ` (fewer than 10,000: the open-files limits allow ${room})` : ''),
+        );
+        try {
+          // Warm: a few streams, so what is measured is the subscriptions, not the first use.
+          const warm = await connect(wsTarget(fresh));
+          for (let i = 0; i < 4; i++) await subscribeOnce(warm, gqlInput(`warm ${i}`));
+          await warm.dispose();
+          const before = rssMb(fresh.pid);
+          let held = 0;
+          let atOnce = NaN;
+          let cpu = NaN;
+          const result = await holdSubscriptions(
+            wsTarget(fresh, `mock/slow-${holdWsPace}`, 'hold'),
+            {
+              count,
+              perSocket,
+              batch: Math.max(1, Math.floor(500 / perSocket)),
+              timeoutMs: 60_000,
+            },
+            async () => {
+              // The largest of six samples over 3 s: the streams' chunks come and go.
+              const cpuBefore = cpuMs(fresh.pid);
+              for (let i = 0; i < 6; i++) {
+                const rss = rssMb(fresh.pid);
+                if (i === 0) atOnce = rss;
+                held = Math.max(held, rss);
+                await new Promise((resolve) => setTimeout(resolve, 500));
+              }
+              cpu = (cpuMs(fresh.pid) - cpuBefore) / 30; // per cent of a core over 3 s
+            },
+          );
+          const perStream = ((held - before) * 1024) / result.active;
+          const projected = before + (perStream * 10_000) / 1024;
+          out(
+            `${result.active.toLocaleString('en')} streaming after ${fmt(result.openMs, 0)} ms ` +
+              `(failed ${result.failed}); Conduit RSS ${fmt(before, 0)} MB before, ${fmt(atOnce, 0)} MB ` +
+              `when all were streaming, at most ${fmt(held, 0)} MB over the next 3 s: ` +
+              `${fmt(perStream, 1)} KB a stream (at most); Conduit's CPU meanwhile ${fmt(cpu, 0)}% ` +
+              `of a core` +
+              (count < 10_000 ? `, ${fmt(projected, 0)} MB projected for 10,000` : ''),
+          );
+          const all = result.active === count && result.failed === 0;
+          check(
+            count === 10_000
+              ? `10,000 WebSocket subscriptions (${perSocket} per socket) held in < 700 MB RSS`
+              : `10,000 WebSocket subscriptions (${perSocket} per socket) < 700 MB RSS, ` +
+                  `projected from ${count.toLocaleString('en')}`,
+            all && projected < 700,
+            `${fmt(count === 10_000 ? held : projected, 0)} MB` +
+              (all ? '' : ` (${result.active} held)`),
+          );
+        } finally {
+          await fresh.stop();
+        }
       }
     }
   } finally {

@@ -3,7 +3,7 @@
  * tsx), and Conduit from the built `dist/` (`node dist/main.js --config FILE`), so no server
  * shares an event loop with another or with the load generator.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -29,16 +29,27 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Node run through `sh` with its soft open-files limit raised to the hard one (10,000 held
+ * WebSocket subscriptions take 10,000 sockets in the bench, and twice that in Conduit, one to
+ * the client and one to the upstream each; a default soft limit is often 1,024). `exec` keeps
+ * the pid, so the child's pid is node's.
+ */
+function nodeCommand(args: string[]): [string, string[]] {
+  return [
+    'sh',
+    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args],
+  ];
+}
+
 /** Forks a bench/*.ts server and waits for the port it reports; `nodeArgs` as startConduit's. */
 export async function forkServer(
   file: string,
   args: string[] = [],
   nodeArgs: string[] = [],
 ): Promise<Child> {
-  const child = fork(join(here, file), args, {
-    execArgv: ['--import', 'tsx', ...nodeArgs],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const [command, argv] = nodeCommand(['--import', 'tsx', ...nodeArgs, join(here, file), ...args]);
+  const child = spawn(command, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [message] = (await Promise.race([
     once(child, 'message'),
     once(child, 'exit').then(() => {
@@ -89,17 +100,14 @@ export async function startConduit(
   );
   const logFile = join(dir, 'conduit.log');
   const log = openSync(logFile, 'w');
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      ...nodeArgs,
-      join(process.env.BENCH_DIST ?? join(root, 'dist'), 'main.js'),
-      '--config',
-      configFile,
-    ],
-    { cwd: dir, stdio: ['ignore', log, log] },
-  );
+  const [command, argv] = nodeCommand([
+    ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...nodeArgs,
+    join(process.env.BENCH_DIST ?? join(root, 'dist'), 'main.js'),
+    '--config',
+    configFile,
+  ]);
+  const child = spawn(command, argv, { cwd: dir, stdio: ['ignore', log, log] });
   closeSync(log);
   const url = `http://127.0.0.1:${port}`;
   // No event tells another process is listening: poll /healthz, bounded (20 s).
@@ -124,6 +132,13 @@ export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
   return kb / 1024;
+}
+
+/** A process's soft limit on open files (`Max open files` in /proc/PID/limits). */
+export function fdLimit(pid: number | 'self'): number {
+  const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const soft = /Max open files\s+(\S+)/.exec(limits)?.[1];
+  return soft === 'unlimited' ? Infinity : Number(soft ?? NaN);
 }
 
 /** A process's CPU time so far (user + system) in ms, from /proc/PID/stat. */

@@ -7,15 +7,15 @@ export const messages = (text: string) => [
   { role: 'system', content: 'You are a terse assistant.' },
   { role: 'user', content: text },
 ];
-export const restBody = (text: string, stream = false) =>
+export const restBody = (text: string, stream = false, modelId = model) =>
   JSON.stringify({
-    model,
+    model: modelId,
     messages: messages(text),
     max_tokens: 64,
     ...(stream && { stream: true, stream_options: { include_usage: true } }),
   });
-export const gqlInput = (text: string) => ({
-  model,
+export const gqlInput = (text: string, modelId = model) => ({
+  model: modelId,
   maxTokens: 64,
   messages: messages(text).map((m) => ({ ...m, role: m.role.toUpperCase() })),
 });
@@ -25,12 +25,10 @@ export const completeBody = (text: string) =>
       'mutation Complete($input: CompletionInput!) { complete(input: $input) { id content finishReason usage { promptTokens completionTokens totalTokens } } }',
     variables: { input: gqlInput(text) },
   });
-export const streamBody = (text: string) =>
-  JSON.stringify({
-    query:
-      'subscription Stream($input: CompletionInput!) { completionStream(input: $input) { delta done } }',
-    variables: { input: gqlInput(text) },
-  });
+export const streamQuery =
+  'subscription Stream($input: CompletionInput!) { completionStream(input: $input) { delta done } }';
+export const streamBody = (text: string, modelId = model) =>
+  JSON.stringify({ query: streamQuery, variables: { input: gqlInput(text, modelId) } });
 
 /** Conduit with a client key, rate limits (requests and tokens), a budget, the cache and info logs. */
 export const benchConfig = (upstream: string) => ({

@@ -3,7 +3,9 @@
  * real format, a `chat.completion` or, with `stream: true`, `chat.completion.chunk` events (a
  * role chunk, 20 content chunks, a finish chunk, the usage-only chunk when
  * `stream_options.include_usage` is set, then `[DONE]`). A model named `slow-<ms>` drips its
- * chunks `<ms>` apart: the 1,000-slow-streams check.
+ * chunks `<ms>` apart: the slow-streams checks (10,000 at once: one timer each, nothing more).
+ * A model named `ttft-<ms>` paces only the start: the role chunk at once, the first content
+ * chunk alone `<ms>` later, the rest `<ms>` after that: the time-to-first-token probe.
  *
  * Run as its own process by bench/run.ts; it reports its port over IPC.
  */
@@ -104,6 +106,21 @@ function stream(res: ServerResponse, body: ChatBody, model: string, id: string):
     'cache-control': 'no-cache',
     'x-request-id': id,
   });
+  const paced = /^(?:.*\/)?ttft-(\d+)$/.exec(model); // the bare proxy passes `mock/…` on
+  if (paced) {
+    const gap = Number(paced[1]);
+    res.write(events[0]);
+    let rest: NodeJS.Timeout | undefined;
+    const first = setTimeout(() => {
+      res.write(events[1]);
+      rest = setTimeout(() => res.end(events.slice(2).join('')), gap);
+    }, gap);
+    res.once('close', () => {
+      clearTimeout(first);
+      clearTimeout(rest);
+    });
+    return;
+  }
   const slow = /^slow-(\d+)$/.exec(model);
   if (!slow) {
     for (const event of events) res.write(event);
@@ -140,7 +157,9 @@ const server = createServer((req, res) => {
   );
 });
 server.keepAliveTimeout = 60_000;
-server.maxConnections = 10_000;
+// Above the 10,000 slow streams of the WebSocket hold, with the other servers' idle keep-alive
+// connections beside them (the file-descriptor limit is the real bound).
+server.maxConnections = 30_000;
 
 server.listen(0, '127.0.0.1', () => {
   process.send?.({ port: (server.address() as AddressInfo).port });
