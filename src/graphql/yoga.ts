@@ -1,7 +1,7 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { Cancel } from '../gateway/cancel.js';
+import { Cancel, cancelFollowing } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
 import { createCors, type Cors } from '../http/cors.js';
@@ -13,9 +13,17 @@ import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
 
-/** What the server hands Yoga besides the request: the caller, when already known (WebSocket). */
+/**
+ * What the edges hand Yoga's envelop (`src/graphql/transport/`), typed: the transport's own
+ * operations carry no fetch `Request` (Yoga's own handler adds one).
+ */
 export interface ServerContext {
+  /** The caller, when already known (a WebSocket authenticated at connection). */
   caller?: Caller;
+  /** The `Authorization` header, when there is no fetch Request to read it from. */
+  authorization?: string | null;
+  /** The operation's Cancel, aborted when its client goes away: the gateway's signal. */
+  cancel?: Cancel;
 }
 
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
@@ -98,15 +106,17 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     parserAndValidationCache: createDocumentCaches(),
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
     plugins: [...limits, useErrorCodes(), executeWithGraphQLJs],
-    context: ({ request, caller }) => {
+    context: ({ request, caller, authorization, cancel }) => {
       const current = services();
+      // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
+      const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
-        if (caller) return createContext(caller, current, new Cancel());
-        const who = current.auth.authenticate(request.headers.get('authorization'));
-        // The fast path's request carries its own Cancel (see fast-path.ts requestOf).
-        const own = (request as { cancel?: Cancel }).cancel;
-        return createContext(who, current, own ?? request.signal);
+        if (caller) return createContext(caller, current, signal);
+        const who = current.auth.authenticate(
+          authorization !== undefined ? authorization : request.headers.get('authorization'),
+        );
+        return createContext(who, current, signal);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
       }
