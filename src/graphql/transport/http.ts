@@ -22,6 +22,7 @@ import { getSSEProcessor, isAsyncIterable, processRegularResult } from 'graphql-
 import { readBody, tooLarge } from '../../http/body.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
 import type { Cors } from '../../http/cors.js';
+import { openSse } from '../../http/sse.js';
 import type { ConduitYoga } from '../yoga.js';
 import { modeOf, paramsOf, type RegularType } from './negotiate.js';
 import { createOperationRunner, type OperationRunner } from './runner.js';
@@ -161,19 +162,16 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
   };
 }
 
-/** Yoga's SSE keep-alive period (shorter under test, as Yoga's own). */
-const pingMs = process.env.NODE_ENV === 'test' ? 300 : 12_000;
-
 /** A result as Yoga serializes it (errors' internals left out). */
 const asJson = (result: ExecutionResult): string =>
   serialize(result, 'application/json').body ?? '';
 
 /**
  * A subscription's results as Yoga's SSE processor frames them (`:` first, `event: next` per
- * result, `event: complete` at the end, a `:` ping every 12 s), written as they come: the
- * results of one event-loop turn leave in one socket write. A result that is not a stream
- * (the subscription failed before it began, or the key was refused) goes out through Yoga's
- * own processor.
+ * result, `event: complete` at the end, a bare `:` ping every 12 s), through the one SSE writer
+ * (`http/sse.ts`): the results of one event-loop turn leave in one socket write. A result that
+ * is not a stream (the subscription failed before it began, or the key was refused) goes out
+ * through Yoga's own processor.
  */
 async function streamEvents(
   res: ServerResponse,
@@ -190,39 +188,23 @@ async function streamEvents(
     res.end(Buffer.from(await response.arrayBuffer()));
     return;
   }
-  const headers = cors;
-  headers['content-type'] = 'text/event-stream';
-  headers.connection = 'keep-alive';
-  headers['cache-control'] = 'no-cache';
-  headers['content-encoding'] = 'none';
-  res.writeHead(200, headers);
-  res.write(':\n\n');
   const iterator = result[Symbol.asyncIterator]();
-  const ping = setInterval(() => res.write(':\n\n'), pingMs);
-  const left = () => {
-    if (!res.writableFinished) void iterator.return?.();
-  };
-  res.once('close', left);
+  cors['content-encoding'] = 'none';
+  const sse = openSse(res, {
+    headers: cors,
+    contentType: 'text/event-stream',
+    ping: '',
+    onClose: () => void iterator.return?.(),
+  });
   try {
     for (;;) {
       const next = await iterator.next();
-      if (res.destroyed) return;
-      if (next.value != null && !res.write(`event: next\ndata: ${asJson(next.value)}\n\n`)) {
-        await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
-      }
-      if (next.done) {
-        res.end('event: complete\ndata:\n\n');
-        return;
-      }
+      if (sse.closed) return;
+      if (next.done) return sse.end({ event: 'complete', data: '' });
+      if (!sse.send({ event: 'next', data: asJson(next.value) })) await sse.drained();
     }
   } catch (error) {
     // As Yoga's stream erroring: the connection is cut, and the client sees the stream break.
-    res.destroy(error instanceof Error ? error : new Error(String(error)));
-  } finally {
-    clearInterval(ping);
-    res.off('close', left);
+    sse.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 }
