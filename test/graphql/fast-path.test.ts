@@ -54,6 +54,8 @@ describe('the GraphQL fast path', () => {
   /** A server with the fast path over a Yoga whose handler and fetch are counted. */
   let counted: string;
   const yogaCalls = { handler: 0, fetch: 0 };
+  /** The envelop's parse and validate, as the transport calls them. */
+  const checks = { parse: 0, validate: 0 };
 
   beforeAll(async () => {
     gw = await startConduit({
@@ -68,6 +70,22 @@ describe('the GraphQL fast path', () => {
         return Reflect.apply(target, self, args);
       },
       get(target, property, receiver) {
+        if (property === 'getEnveloped') {
+          return (...args: Parameters<ConduitYoga['getEnveloped']>) => {
+            const enveloped = target.getEnveloped(...args);
+            return {
+              ...enveloped,
+              parse: (...a: Parameters<typeof enveloped.parse>) => {
+                checks.parse++;
+                return enveloped.parse(...a);
+              },
+              validate: (...a: Parameters<typeof enveloped.validate>) => {
+                checks.validate++;
+                return enveloped.validate(...a);
+              },
+            };
+          };
+        }
         if (property !== 'fetch') return Reflect.get(target, property, receiver);
         return (...args: Parameters<ConduitYoga['fetch']>) => {
           yogaCalls.fetch++;
@@ -117,6 +135,23 @@ describe('the GraphQL fast path', () => {
       },
     });
     expect(yogaCalls).toEqual({ handler: 0, fetch: 0 });
+  });
+
+  it('checks each distinct document once, and a refused one every time', async () => {
+    const query = '{ viewer { id } } # checked once';
+    checks.parse = checks.validate = 0;
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(counted, post({ query }));
+      expect(await response.json()).toEqual({ data: { viewer: { id: 'app' } } });
+    }
+    expect(checks).toEqual({ parse: 1, validate: 1 });
+    checks.parse = checks.validate = 0;
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(counted, post({ query: '{ viewer { nope } } # refused' }));
+      expect(response.status).toBe(200);
+      expect((await response.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    expect(checks).toEqual({ parse: 2, validate: 2 });
   });
 
   it('checks a key once: a refused key is answered without Yoga running the request again', async () => {

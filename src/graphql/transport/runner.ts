@@ -4,6 +4,12 @@
  * completion cap: every rule Yoga's own handler applies, and before the caller's key is read),
  * then build the context (the key checked, once), then execute or subscribe. Masked errors and
  * error codes are the envelop's plugins, so each edge answers as Yoga would.
+ *
+ * Each distinct document is checked once: one that passed parse and validation is kept (by its
+ * source text, bounded as Yoga's own caches, `document-cache.ts`) with its operations, and a
+ * repeat of it skips the envelop's parse and validate hooks altogether. The schema and the rules
+ * never change while the server runs (limits are server settings: a restart), so a document
+ * that passed once passes again. A refused one is not kept: Yoga's caches answer its repeats.
  */
 import {
   getOperationAST,
@@ -15,6 +21,7 @@ import {
 } from 'graphql';
 import { createGraphQLError, isAsyncIterable } from 'graphql-yoga';
 import type { Context } from '../context.js';
+import { boundedCache } from '../document-cache.js';
 import { maskError } from '../errors.js';
 import type { ConduitYoga, ServerContext } from '../yoga.js';
 import type { OperationParams } from './negotiate.js';
@@ -64,10 +71,33 @@ export function asGraphQLError(error: unknown): GraphQLError {
 const isGraphQLError = (error: unknown): error is GraphQLError =>
   error instanceof Error && error.name === 'GraphQLError';
 
+/** A document that passed parse and validation, and its operations by the name asked. */
+interface Plan {
+  document: DocumentNode;
+  operations: Map<string | null, OperationDefinitionNode | null>;
+}
+
+function operationOf(plan: Plan, name: string | null | undefined): OperationDefinitionNode | null {
+  const key = name ?? null;
+  let operation = plan.operations.get(key);
+  if (operation === undefined) {
+    operation = getOperationAST(plan.document, key) ?? null;
+    plan.operations.set(key, operation);
+  }
+  return operation;
+}
+
 export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
+  const plans = boundedCache<Plan>();
+
   return {
     check(params, edge) {
       const enveloped = yoga.getEnveloped({ ...edge, params });
+      const known = plans.get(params.query);
+      if (known) {
+        const operation = operationOf(known, params.operationName);
+        return { document: known.document, operation, enveloped, params };
+      }
       let document: DocumentNode | Error;
       try {
         document = enveloped.parse(params.query);
@@ -78,8 +108,9 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
       if (document instanceof Error) return { errors: [document as GraphQLError] };
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return { errors };
-      const operation = getOperationAST(document, params.operationName) ?? null;
-      return { document, operation, enveloped, params };
+      const plan: Plan = { document, operations: new Map() };
+      plans.set(params.query, plan);
+      return { document, operation: operationOf(plan, params.operationName), enveloped, params };
     },
 
     async start({ document, enveloped, params }) {
