@@ -12,6 +12,7 @@ import { useErrorCodes } from './error-codes.js';
 import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
+import { useChunkPlans } from './transport/chunks.js';
 
 /**
  * What the edges hand Yoga's envelop (`src/graphql/transport/`), typed: the transport's own
@@ -32,7 +33,8 @@ export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
  * Queries and mutations run on graphql-js's own `execute`, not Yoga's default executor
  * (@graphql-tools/executor, for @defer and @stream, which this schema has no use for): it copies
  * and freezes every variable value before running, a tenth of a `complete`'s GraphQL CPU.
- * Subscriptions keep Yoga's default.
+ * Subscriptions keep Yoga's default, except `completionStream` documents that take a per-document
+ * plan (transport/chunks.ts).
  */
 const executeWithGraphQLJs: Plugin = {
   onExecute: ({ setExecuteFn }) => setExecuteFn(executeOperation),
@@ -105,7 +107,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     maskedErrors: { maskError },
     parserAndValidationCache: createDocumentCaches(),
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
-    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs],
+    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
     context: ({ request, caller, authorization, cancel }) => {
       const current = services();
       // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
