@@ -98,7 +98,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
 
   return createYoga<ServerContext, Context>({
     schema,
-    // The fast path and REST answer from the same list (`http/cors.ts`).
+    // The transport and REST answer from the same list (`http/cors.ts`).
     cors: (request) =>
       (cors ??= createCors(services().config.server.cors.origins)).yogaOptions(request),
     graphqlEndpoint: '/graphql',
