@@ -9,13 +9,10 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import type { Config } from './config/schema.js';
-import { Cancel } from './gateway/cancel.js';
-import { createGraphQLFastPath } from './graphql/fast-path.js';
+import { createGraphQLHttp } from './graphql/transport/http.js';
+import { createOperationRunner } from './graphql/transport/runner.js';
+import { createWebSocketTransport } from './graphql/transport/websocket.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { BodyAborted } from './http/body.js';
 import { createCors } from './http/cors.js';
@@ -23,7 +20,6 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
 import { createInfrastructure, createServices, type Services } from './services.js';
-import { createConnections, type SocketExtra } from './ws-connections.js';
 
 /** How long shutdown waits for a WebSocket client to answer its close frame. */
 const CLOSE_FRAME_WAIT_MS = 1_000;
@@ -70,7 +66,8 @@ export async function createConduit(
   const yoga = createConduitYoga(() => services);
   const { maxBodyBytes } = config.server;
   const cors = createCors(config.server.cors.origins);
-  const graphql = createGraphQLFastPath(yoga, { maxBodyBytes, cors });
+  const runner = createOperationRunner(yoga);
+  const graphql = createGraphQLHttp(yoga, { maxBodyBytes, cors, runner });
 
   let url = '';
   let stopping = false;
@@ -138,93 +135,18 @@ export async function createConduit(
     res.end(JSON.stringify({ error: `no route for ${req.method} ${path}` }));
   }
 
-  // A message larger than a request body may be closes its socket with 1009 (Message Too Big).
-  const wsServer = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes });
-  server.on('upgrade', (req, socket, head) => {
-    if (stopping || req.url?.split('?', 1)[0] !== '/graphql') {
-      socket.destroy();
-      return;
-    }
-    wsServer.handleUpgrade(req, socket, head, (ws) => {
-      wsServer.emit('connection', ws, req);
-      // A socket's 'error' is the client's doing (a message too big, a broken frame), and ws
-      // has already closed it with the code that says so; graphql-ws would print it to the
-      // console as an internal error. One info line instead.
-      ws.removeAllListeners('error');
-      ws.on('error', (error: Error & { code?: string }) => {
-        log.info(
-          { code: error.code, reason: error.message },
-          'websocket closed on a protocol error',
-        );
-      });
-    });
+  const ws = createWebSocketTransport({
+    server,
+    yoga,
+    services: () => services,
+    maxPayload: maxBodyBytes,
+    log,
+    stopping: () => stopping,
+    begin,
+    end,
+    runner,
   });
-
-  const connections = createConnections();
-  const wsDisposable = useServer<Record<string, unknown>, SocketExtra>(
-    {
-      // A missing or wrong key closes the socket with 4401 Unauthorized, which graphql-ws
-      // clients take as final (4403, graphql-ws's own answer to `false`, they retry).
-      onConnect: (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        try {
-          ctx.extra.caller = services.auth.authenticate(
-            typeof authorization === 'string' ? authorization : undefined,
-          );
-          connections.add(ctx);
-          return true;
-        } catch {
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
-          return false;
-        }
-      },
-      onSubscribe: async (ctx, id, payload) => {
-        // A connection closed by a reload (or the shutdown) runs nothing more, even if its
-        // client ignores the close frame.
-        if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          caller: ctx.extra.caller,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: payload.operationName ?? null,
-          document,
-          variableValues: payload.variables ?? null,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        // From here graphql-ws runs the operation and ends it with onComplete. It runs on its
-        // own Cancel, aborted when the connection closes (Yoga's context gives it one that
-        // nothing aborts), and counts as in flight from now: a mutation reaches onOperation
-        // only once it has run.
-        const cancel = new Cancel();
-        (args.contextValue as { signal: Cancel }).signal = cancel;
-        (ctx.extra.operations ??= new Map()).set(id, cancel);
-        begin();
-        return args;
-      },
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => never }).execute(args),
-      subscribe: (args) =>
-        (args.rootValue as { subscribe: (a: ExecutionArgs) => never }).subscribe(args),
-      onComplete: (ctx, id) => {
-        if (ctx.extra.operations?.delete(id)) end();
-      },
-      onClose: (ctx) => connections.closed(ctx),
-    },
-    wsServer,
-  );
+  const connections = ws.connections;
 
   return {
     get url() {
@@ -291,11 +213,7 @@ export async function createConduit(
       // Cut what is still open: a cut request records what it delivered on its way out, and
       // infra.close() closes the usage store only once every request has recorded. A WebSocket
       // client that does not answer the close frame is cut without one.
-      const unanswered = setTimeout(() => {
-        for (const socket of wsServer.clients) socket.terminate();
-      }, CLOSE_FRAME_WAIT_MS);
-      await wsDisposable.dispose();
-      clearTimeout(unanswered);
+      await ws.close(CLOSE_FRAME_WAIT_MS);
       server.closeAllConnections();
       await closed;
       // Key probes still waiting would call an upstream through a closed transport.

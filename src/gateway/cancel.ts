@@ -54,17 +54,13 @@ export class Cancel extends EventEmitter implements CancelSignal {
   }
 }
 
-/** A response as `cancelWhenGone` needs it (node:http's ServerResponse). */
-interface Answer {
-  readonly writableFinished: boolean;
-  once(event: 'close', listener: () => void): unknown;
-}
-
-/** A request's Cancel, aborted when its client goes away before the answer is written. */
-export function cancelWhenGone(res: Answer): Cancel {
+/**
+ * A Cancel that aborts with `signal` (a fetch Request's, when Yoga itself is called with none of
+ * ours: the edges hand the gateway a Cancel, whatever they got).
+ */
+export function cancelFollowing(signal: AbortSignal): Cancel {
   const cancel = new Cancel();
-  res.once('close', () => {
-    if (!res.writableFinished) cancel.abort();
-  });
+  if (signal.aborted) cancel.abort(signal.reason);
+  else signal.addEventListener('abort', () => cancel.abort(signal.reason), { once: true });
   return cancel;
 }

@@ -1,4 +1,4 @@
-import { Cancel } from './cancel.js';
+import type { Cancel } from './cancel.js';
 
 /**
  * A request's one signal: aborted when the client goes away or when its deadline passes (until
@@ -19,19 +19,14 @@ export interface Deadline {
 }
 
 /**
- * `client` is the client's signal to follow, or the request's own Cancel (aborted when the
- * client leaves), which the deadline then aborts too: one instead of two.
+ * `client` is the request's own Cancel (aborted when the client leaves, by every edge), which
+ * the deadline aborts too: one signal, not two.
  */
-export function startDeadline(client: AbortSignal | Cancel, ms: number): Deadline {
-  if (client instanceof Cancel) return deadline(client, undefined, ms);
-  const cancel = new Cancel();
-  const onClientAbort = () => cancel.abort(client.reason);
-  if (client.aborted) onClientAbort();
-  else client.addEventListener('abort', onClientAbort, { once: true });
-  return deadline(cancel, () => client.removeEventListener('abort', onClientAbort), ms);
+export function startDeadline(client: Cancel, ms: number): Deadline {
+  return deadline(client, ms);
 }
 
-function deadline(cancel: Cancel, release: (() => void) | undefined, ms: number): Deadline {
+function deadline(cancel: Cancel, ms: number): Deadline {
   const endsAt = performance.now() + ms;
   let expired = false;
   let timer: NodeJS.Timeout | undefined = setTimeout(() => {
@@ -53,9 +48,6 @@ function deadline(cancel: Cancel, release: (() => void) | undefined, ms: number)
     },
     remainingMs: () => (timer === undefined ? Infinity : endsAt - performance.now()),
     stopTimer,
-    clear() {
-      stopTimer();
-      release?.();
-    },
+    clear: stopTimer,
   };
 }

@@ -41,10 +41,11 @@ export interface GatewayDeps extends CallDeps {
 }
 
 /**
- * What tells the gateway the client left: a signal to follow, or the request's own Cancel,
- * which the gateway may then abort itself at the deadline (saving a second one).
+ * What tells the gateway the client left: the request's own Cancel, which every edge hands it
+ * (REST and GraphQL over HTTP from `http/client-gone.ts`, WebSocket per operation) and which
+ * the gateway may then abort itself at the deadline (saving a second one).
  */
-export type ClientSignal = AbortSignal | Cancel;
+export type ClientSignal = Cancel;
 
 export interface Gateway {
   complete(request: ChatRequest, caller: Caller, signal?: ClientSignal): Promise<Completion>;

@@ -10,6 +10,7 @@ import type { Accountant } from './account.js';
 import type { Admission, Admitter } from './admit.js';
 import type { AfterAnswer } from './after-answer.js';
 import type { CallContext } from './call.js';
+import type { Cancel } from './cancel.js';
 import { startDeadline, type Deadline } from './deadline.js';
 import { withRequestId } from './failures.js';
 import { newRequestId } from './ids.js';
@@ -28,7 +29,7 @@ import type {
 } from './types.js';
 
 /** What tells the pipeline the client left (see `ClientSignal` in gateway.ts). */
-type ClientSignal = Parameters<typeof startDeadline>[0];
+type ClientSignal = Cancel;
 
 export interface ServeDeps {
   config: Pick<Config, 'cache' | 'retry'>;

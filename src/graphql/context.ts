@@ -1,19 +1,22 @@
 /** The per-request GraphQL context: who calls, the gateway, and DataLoaders (new per request). */
 import DataLoader from 'dataloader';
 import type { ClientInfo } from '../auth.js';
-import type { ClientSignal } from '../gateway/gateway.js';
+import type { Cancel } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import type { Services } from '../services.js';
 
 export interface Context {
   caller: Caller;
   services: Services;
-  /** Aborted when the client goes away (or the request's own Cancel: see ClientSignal). */
-  signal: ClientSignal;
+  /**
+   * The operation's Cancel, aborted when the client goes away; the gateway takes it as the
+   * request's own (and may abort it itself at the deadline).
+   */
+  signal: Cancel;
   loaders: { client: DataLoader<string, ClientInfo | null> };
 }
 
-export function createContext(caller: Caller, services: Services, signal: ClientSignal): Context {
+export function createContext(caller: Caller, services: Services, signal: Cancel): Context {
   let client: Context['loaders']['client'] | undefined;
   return {
     caller,

@@ -16,7 +16,7 @@ const maxEntrySize = 256 * 1024;
 const max = 1024;
 const ttl = 3_600_000;
 
-function boundedCache<T extends object>(): {
+export function boundedCache<T extends object>(): {
   get(key: string): T | undefined;
   set(key: string, value: T): void;
 } {

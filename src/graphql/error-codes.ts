@@ -24,7 +24,12 @@ export function useErrorCodes(): Plugin {
     onParse() {
       return ({ result, replaceParseResult }) => {
         if (result instanceof Error && 'extensions' in result) {
-          replaceParseResult(withCode(result as GraphQLError, 'GRAPHQL_PARSE_FAILED'));
+          const marked = withCode(result as GraphQLError, 'GRAPHQL_PARSE_FAILED');
+          // A request error: 400 over HTTP, as Yoga marks it, but Yoga only when the context
+          // has a fetch Request. The transport's operations have none, and the parse cache is
+          // shared by every edge, so it is marked here, whoever parsed first.
+          (marked.extensions as Record<string, unknown>).http ??= { spec: true, status: 400 };
+          replaceParseResult(marked);
         }
       };
     },

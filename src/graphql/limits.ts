@@ -9,7 +9,7 @@
  * rules spend no time on the rest of a document already refused. `useThrownRefusals`
  * turns it into a validation error, which Yoga answers as every other one (400 with
  * `application/graphql-response+json`, code GRAPHQL_VALIDATION_FAILED), whichever way it came:
- * POST, GET, the fast path or a WebSocket.
+ * POST, GET, the transport (`transport/http.ts`) or a WebSocket.
  */
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ExecutionResult } from 'graphql';

@@ -1,7 +1,7 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { Cancel } from '../gateway/cancel.js';
+import { Cancel, cancelFollowing } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
 import { createCors, type Cors } from '../http/cors.js';
@@ -12,10 +12,19 @@ import { useErrorCodes } from './error-codes.js';
 import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
+import { useChunkPlans } from './transport/chunks.js';
 
-/** What the server hands Yoga besides the request: the caller, when already known (WebSocket). */
+/**
+ * What the edges hand Yoga's envelop (`src/graphql/transport/`), typed: the transport's own
+ * operations carry no fetch `Request` (Yoga's own handler adds one).
+ */
 export interface ServerContext {
+  /** The caller, when already known (a WebSocket authenticated at connection). */
   caller?: Caller;
+  /** The `Authorization` header, when there is no fetch Request to read it from. */
+  authorization?: string | null;
+  /** The operation's Cancel, aborted when its client goes away: the gateway's signal. */
+  cancel?: Cancel;
 }
 
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
@@ -24,7 +33,8 @@ export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
  * Queries and mutations run on graphql-js's own `execute`, not Yoga's default executor
  * (@graphql-tools/executor, for @defer and @stream, which this schema has no use for): it copies
  * and freezes every variable value before running, a tenth of a `complete`'s GraphQL CPU.
- * Subscriptions keep Yoga's default.
+ * Subscriptions keep Yoga's default, except `completionStream` documents that take a per-document
+ * plan (transport/chunks.ts).
  */
 const executeWithGraphQLJs: Plugin = {
   onExecute: ({ setExecuteFn }) => setExecuteFn(executeOperation),
@@ -88,7 +98,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
 
   return createYoga<ServerContext, Context>({
     schema,
-    // The fast path and REST answer from the same list (`http/cors.ts`).
+    // The transport and REST answer from the same list (`http/cors.ts`).
     cors: (request) =>
       (cors ??= createCors(services().config.server.cors.origins)).yogaOptions(request),
     graphqlEndpoint: '/graphql',
@@ -97,16 +107,18 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     maskedErrors: { maskError },
     parserAndValidationCache: createDocumentCaches(),
     graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
-    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs],
-    context: ({ request, caller }) => {
+    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
+    context: ({ request, caller, authorization, cancel }) => {
       const current = services();
+      // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
+      const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
-        if (caller) return createContext(caller, current, new Cancel());
-        const who = current.auth.authenticate(request.headers.get('authorization'));
-        // The fast path's request carries its own Cancel (see fast-path.ts requestOf).
-        const own = (request as { cancel?: Cancel }).cancel;
-        return createContext(who, current, own ?? request.signal);
+        if (caller) return createContext(caller, current, signal);
+        const who = current.auth.authenticate(
+          authorization !== undefined ? authorization : request.headers.get('authorization'),
+        );
+        return createContext(who, current, signal);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
       }

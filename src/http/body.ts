@@ -1,6 +1,6 @@
 /**
  * The one bounded reader of request bodies, for every route that reads one (REST `/v1/*`,
- * `/graphql` on the fast path and on Yoga's): the body in one Buffer, never more than
+ * `/graphql` in the transport and on Yoga's): the body in one Buffer, never more than
  * `server.maxBodyBytes` of it. A `content-length` over the limit is refused before a byte is
  * read; a body that passes it while arriving (chunked, or lying about its length) stops being
  * read there. The caller answers 413 with `connection: close`, so the rest is never buffered.

@@ -4,9 +4,9 @@
  * credentials and `vary: Origin`; any other origin gets no CORS headers at all, so the browser
  * keeps the answer from the page. With no origins configured nothing is allowed cross-origin.
  *
- * The GraphQL fast path and REST write these headers themselves; Yoga (everything else on
- * `/graphql`, preflights included) gets the same answer through its `cors` option
- * (`yogaOptions`), so the two never disagree.
+ * The GraphQL transport (`graphql/transport/http.ts`) and REST write these headers themselves;
+ * Yoga (everything else on `/graphql`, preflights included) gets the same answer through its
+ * `cors` option (`yogaOptions`), so the two never disagree.
  *
  * @see https://fetch.spec.whatwg.org/#http-cors-protocol
  */

@@ -19,7 +19,7 @@ import type { ClientSignal } from '../gateway/gateway.js';
 import type { Services } from '../services.js';
 import { conduitHeaders, type ChatCall, type Reply } from './convert.js';
 import { toOpenAIError } from './errors.js';
-import { openSse } from './sse.js';
+import { openSse } from '../http/sse.js';
 
 /**
  * Maps the gateway's finish reason to OpenAI's.

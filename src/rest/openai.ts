@@ -8,7 +8,7 @@
  * @see https://platform.openai.com/docs/api-reference
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cancelWhenGone } from '../gateway/cancel.js';
+import { cancelWhenGone } from '../http/client-gone.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';

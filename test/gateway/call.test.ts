@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Breakers, callTargets, type CallDeps } from '../../src/gateway/call.js';
+import { Cancel } from '../../src/gateway/cancel.js';
 import { startDeadline } from '../../src/gateway/deadline.js';
 import type { GatewayError } from '../../src/gateway/errors.js';
 import { createKeyPools } from '../../src/gateway/keys.js';
@@ -59,7 +60,7 @@ async function setup(
   };
   /** One request: its deadline started now, every try listed in `attempts`. */
   const call = async (targets: Target[]) => {
-    const deadline = startDeadline(new AbortController().signal, config.retry.deadlineMs);
+    const deadline = startDeadline(new Cancel(), config.retry.deadlineMs);
     const attempts: Attempt[] = [];
     try {
       const context = {

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createClient as createSseClient } from 'graphql-sse';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createGraphQLFastPath, negotiate } from '../../src/graphql/fast-path.js';
+import { createGraphQLHttp } from '../../src/graphql/transport/http.js';
+import { negotiate } from '../../src/graphql/transport/negotiate.js';
 import { createConduitYoga, type ConduitYoga } from '../../src/graphql/yoga.js';
 import { createCors } from '../../src/http/cors.js';
 import { collect, wsClient } from '../helpers/clients.js';
@@ -53,6 +54,8 @@ describe('the GraphQL fast path', () => {
   /** A server with the fast path over a Yoga whose handler and fetch are counted. */
   let counted: string;
   const yogaCalls = { handler: 0, fetch: 0 };
+  /** The envelop's parse and validate, as the transport calls them. */
+  const checks = { parse: 0, validate: 0 };
 
   beforeAll(async () => {
     gw = await startConduit({
@@ -67,6 +70,22 @@ describe('the GraphQL fast path', () => {
         return Reflect.apply(target, self, args);
       },
       get(target, property, receiver) {
+        if (property === 'getEnveloped') {
+          return (...args: Parameters<ConduitYoga['getEnveloped']>) => {
+            const enveloped = target.getEnveloped(...args);
+            return {
+              ...enveloped,
+              parse: (...a: Parameters<typeof enveloped.parse>) => {
+                checks.parse++;
+                return enveloped.parse(...a);
+              },
+              validate: (...a: Parameters<typeof enveloped.validate>) => {
+                checks.validate++;
+                return enveloped.validate(...a);
+              },
+            };
+          };
+        }
         if (property !== 'fetch') return Reflect.get(target, property, receiver);
         return (...args: Parameters<ConduitYoga['fetch']>) => {
           yogaCalls.fetch++;
@@ -75,7 +94,7 @@ describe('the GraphQL fast path', () => {
       },
     });
     const { maxBodyBytes, cors } = gw.conduit.services.config.server;
-    const handle = createGraphQLFastPath(watched, { maxBodyBytes, cors: createCors(cors.origins) });
+    const handle = createGraphQLHttp(watched, { maxBodyBytes, cors: createCors(cors.origins) });
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       void handle(req, res);
     });
@@ -116,6 +135,33 @@ describe('the GraphQL fast path', () => {
       },
     });
     expect(yogaCalls).toEqual({ handler: 0, fetch: 0 });
+  });
+
+  it('checks each distinct document once, and a refused one every time', async () => {
+    const query = '{ viewer { id } } # checked once';
+    checks.parse = checks.validate = 0;
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(counted, post({ query }));
+      expect(await response.json()).toEqual({ data: { viewer: { id: 'app' } } });
+    }
+    expect(checks).toEqual({ parse: 1, validate: 1 });
+    checks.parse = checks.validate = 0;
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(counted, post({ query: '{ viewer { nope } } # refused' }));
+      expect(response.status).toBe(200);
+      expect((await response.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    expect(checks).toEqual({ parse: 2, validate: 2 });
+  });
+
+  it('checks a key once: a refused key is answered without Yoga running the request again', async () => {
+    for (const headers of [{ authorization: 'Bearer nope' }, { authorization: '' }]) {
+      yogaCalls.handler = yogaCalls.fetch = 0;
+      const response = await fetch(counted, post({ query: '{ viewer { id } }' }, headers));
+      expect(response.status).toBe(401);
+      expect((await response.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(yogaCalls).toEqual({ handler: 0, fetch: 0 });
+    }
   });
 
   it('answers exactly as Yoga does: status, content type and body', async () => {
@@ -265,9 +311,9 @@ describe('the GraphQL fast path', () => {
       ],
       ['a query asked as SSE (Yoga answers)', post({ query: '{ viewer { id } }' }, sse), 1],
       [
-        'a subscription with a wrong key (Yoga answers)',
+        'a subscription with a wrong key (refused here, not run again by Yoga)',
         post({ query: STREAM }, { ...sse, authorization: 'Bearer nope' }),
-        1,
+        0,
       ],
     ];
     // Each call its own copy: a Request may add to the headers object it is given.

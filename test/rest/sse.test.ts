@@ -1,9 +1,15 @@
-/** rest/sse.ts on a real node:http server: framing, keep-alive comments, the client leaving. */
+/** http/sse.ts on a real node:http server: framing, keep-alive comments, the client leaving. */
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { formatSseEvent, openSse, type SseOptions, type SseStream } from '../../src/rest/sse.js';
+import {
+  formatSseEvent,
+  keepAliveMs,
+  openSse,
+  type SseOptions,
+  type SseStream,
+} from '../../src/http/sse.js';
 import { onDispose } from '../helpers/dispose.js';
 
 describe('formatSseEvent', () => {
@@ -100,5 +106,52 @@ describe('openSse', () => {
     sse.end(); // what is still gathered goes out before the end
     expect(writes.at(-1)).toBe('data: last\n\n');
     expect(res.writableEnded).toBe(true);
+  });
+
+  it('writes Yoga’s frames for GraphQL: its content type, bare pings, a complete event with no data', async () => {
+    const { opened, response } = await serve({
+      contentType: 'text/event-stream',
+      headers: { 'content-encoding': 'none' },
+      ping: '',
+      pingMs: 10,
+    });
+    expect(response.headers['content-type']).toBe('text/event-stream');
+    expect(response.headers['content-encoding']).toBe('none');
+    const { sse } = await opened;
+    let text = '';
+    const pinged = new Promise<void>((resolve) =>
+      response.on('data', (piece: string) => {
+        text += piece;
+        if (text.split(':\n\n').length > 2) resolve();
+      }),
+    );
+    await pinged;
+    sse.send({ event: 'next', data: '{"data":{}}' });
+    sse.end({ event: 'complete', data: '' });
+    await once(response, 'end');
+    expect(text).not.toContain(': ping');
+    expect(text.replace(/^(:\n\n)+/, '')).toBe(
+      'event: next\ndata: {"data":{}}\n\nevent: complete\ndata:\n\n',
+    );
+  });
+
+  it('keeps every stream alive on one period, Yoga’s 12 s (300 ms under test)', () => {
+    expect(keepAliveMs).toBe(process.env.NODE_ENV === 'test' ? 300 : 12_000);
+  });
+
+  it('sends what was gathered before cutting the connection on destroy()', async () => {
+    const { opened, response } = await serve({ pingMs: 0 });
+    const { sse } = await opened;
+    let text = '';
+    response.on('data', (piece: string) => (text += piece));
+    const ended = new Promise((resolve) => {
+      response.once('close', resolve);
+      response.once('error', resolve);
+    });
+    sse.send('before the break');
+    sse.destroy(new Error('upstream broke'));
+    await ended;
+    expect(text).toBe(':\n\ndata: before the break\n\n');
+    expect(response.complete).toBe(false);
   });
 });

@@ -1,19 +1,31 @@
 /**
- * Server-sent events onto a node:http ServerResponse. Multi-line data becomes several `data:`
- * lines and CR/LF is refused in `event` and `id` (as Hono's `writeSSE`); a comment goes out at
- * once, so the client sees the headers, and then every `pingMs` (as Yoga's SSE result
- * processor), so proxies keep the connection. When the client goes away, `onClose` runs: the
+ * The one writer of server-sent events onto a node:http ServerResponse, for REST streams
+ * (OpenAI's chunks) and GraphQL subscriptions over SSE (Yoga's frames). Multi-line data becomes
+ * several `data:` lines and CR/LF is refused in `event` and `id` (as Hono's `writeSSE`); a
+ * comment goes out at once, so the client sees the headers, and then every `pingMs` (one
+ * keep-alive period for every stream, Yoga's), so proxies keep the connection. The events of one
+ * event-loop turn leave in one socket write. When the client goes away, `onClose` runs: the
  * caller stops its upstream there.
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
+/**
+ * Between keep-alive comments: Yoga's 12 s (300 ms under NODE_ENV=test, as Yoga's own, so that
+ * tests see a ping without waiting).
+ */
+export const keepAliveMs = process.env.NODE_ENV === 'test' ? 300 : 12_000;
+
 export interface SseOptions {
   /** Sent with 200; the event-stream headers (content-type…) win over these. */
   headers?: OutgoingHttpHeaders;
-  /** Between keep-alive comments; 0 turns them off. @default 15000 */
+  /** @default 'text/event-stream; charset=utf-8' (GraphQL: Yoga's `text/event-stream`) */
+  contentType?: string;
+  /** Between keep-alive comments; 0 turns them off. @default keepAliveMs */
   pingMs?: number;
+  /** The keep-alive comment's text (`: ping`); '' sends Yoga's bare `:`. @default 'ping' */
+  ping?: string;
   /** The client went away before `end()`. */
   onClose?: () => void;
 }
@@ -29,10 +41,14 @@ export interface SseStream {
   readonly closed: boolean;
   /** Writes one event; false when the socket's buffer is full (await `drained()`). */
   send(event: SseEvent | string): boolean;
+  /** A comment line: `: text`, or a bare `:` for ''. */
   comment(text?: string): void;
   /** Resolves when the buffer has room again, or the client went away. */
   drained(): Promise<void>;
-  end(): void;
+  /** Ends the stream, after `last` when given. */
+  end(last?: SseEvent | string): void;
+  /** Cuts the connection (what was sent before goes first): the client sees the stream break. */
+  destroy(error: Error): void;
 }
 
 const lineBreak = /\r\n|\r|\n/;
@@ -43,6 +59,8 @@ export function formatSseEvent(event: SseEvent | string): string {
   let frame = '';
   if (event.event !== undefined) frame += `event: ${field('event', event.event)}\n`;
   if (event.id !== undefined) frame += `id: ${field('id', event.id)}\n`;
+  // No data: a bare `data:` (as Yoga's `event: complete`), the same to a client as `data: `.
+  if (event.data === '') return `${frame}data:\n\n`;
   return `${frame}data: ${dataLines(event.data)}\n\n`;
 }
 
@@ -63,7 +81,7 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
   let closed = false;
   res.writeHead(200, {
     ...options.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
+    'content-type': options.contentType ?? 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
@@ -91,8 +109,9 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     return !full;
   };
 
-  const pingMs = options.pingMs ?? 15_000;
-  const timer = pingMs > 0 ? setInterval(() => stream.comment('ping'), pingMs) : undefined;
+  const pingMs = options.pingMs ?? keepAliveMs;
+  const pingText = options.ping ?? 'ping';
+  const timer = pingMs > 0 ? setInterval(() => stream.comment(pingText), pingMs) : undefined;
   timer?.unref();
 
   const onClose = () => {
@@ -114,7 +133,7 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     },
     comment(text = '') {
       if (closed) return;
-      queue(`: ${field('comment', text)}\n\n`);
+      queue(text === '' ? ':\n\n' : `: ${field('comment', text)}\n\n`);
     },
     drained() {
       flush();
@@ -133,13 +152,22 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
         res.once('close', done);
       });
     },
-    end() {
+    end(last) {
       if (timer) clearInterval(timer);
       if (closed) return;
+      if (last !== undefined) pending += formatSseEvent(last);
       flush();
       closed = true;
       res.off('close', onClose);
       res.end();
+    },
+    destroy(error) {
+      if (timer) clearInterval(timer);
+      const text = closed ? '' : pending;
+      pending = '';
+      // Cut once what was gathered is on the socket (a destroy drops what is still buffered).
+      if (text === '') res.destroy(error);
+      else res.write(text, () => res.destroy(error));
     },
   };
   return stream;

@@ -1,0 +1,139 @@
+/**
+ * GraphQL over WebSocket (graphql-ws) on `/graphql`, through the same operation runner as HTTP.
+ * The key is checked once, at connection (`connection_init`'s `authorization`): a missing or
+ * wrong one closes the socket with 4401 Unauthorized, which graphql-ws clients take as final
+ * (4403, graphql-ws's own answer to `false`, they retry). A message larger than a request body
+ * may be closes its socket with 1009 (Message Too Big). Each operation runs on its own Cancel,
+ * aborted when its connection closes; a reload closes the connections of a client removed or
+ * given another key (`ws-connections.ts`).
+ */
+import type { Server } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { Cancel } from '../../gateway/cancel.js';
+import type { Logger } from '../../log.js';
+import type { Services } from '../../services.js';
+import { createConnections, type Connections, type SocketExtra } from '../../ws-connections.js';
+import type { ConduitYoga } from '../yoga.js';
+import { createOperationRunner, type OperationRunner, type Started } from './runner.js';
+
+export interface WebSocketOptions {
+  server: Server;
+  yoga: ConduitYoga;
+  /** The services in force now (a reload swaps them). */
+  services: () => Services;
+  /** The largest message (`server.maxBodyBytes`). */
+  maxPayload: number;
+  log: Logger;
+  /** Whether the server is shutting down: no new connection then. */
+  stopping: () => boolean;
+  /** An operation starts and ends: counted in flight, for the shutdown to wait on. */
+  begin: () => void;
+  end: () => void;
+  /** The runner shared with the other edges; one over `yoga` by default. */
+  runner?: OperationRunner;
+}
+
+export interface WebSocketTransport {
+  readonly connections: Connections;
+  /** Closes every socket (1001); one whose client does not answer within `waitMs` is cut. */
+  close(waitMs: number): Promise<void>;
+}
+
+export function createWebSocketTransport(options: WebSocketOptions): WebSocketTransport {
+  const { server, yoga, services, log, begin, end } = options;
+  const runner = options.runner ?? createOperationRunner(yoga);
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
+
+  server.on('upgrade', (req, socket, head) => {
+    if (options.stopping() || req.url?.split('?', 1)[0] !== '/graphql') {
+      socket.destroy();
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => {
+      wsServer.emit('connection', ws, req);
+      // A socket's 'error' is the client's doing (a message too big, a broken frame), and ws
+      // has already closed it with the code that says so; graphql-ws would print it to the
+      // console as an internal error. One info line instead.
+      ws.removeAllListeners('error');
+      ws.on('error', (error: Error & { code?: string }) => {
+        log.info(
+          { code: error.code, reason: error.message },
+          'websocket closed on a protocol error',
+        );
+      });
+    });
+  });
+
+  /** What each operation's arguments were started with, for graphql-ws's execute/subscribe. */
+  const running = new WeakMap<ExecutionArgs, Started>();
+
+  const connections = createConnections();
+  const disposable = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      onConnect: (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        try {
+          ctx.extra.caller = services().auth.authenticate(
+            typeof authorization === 'string' ? authorization : undefined,
+          );
+          connections.add(ctx);
+          return true;
+        } catch {
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        // A connection closed by a reload (or the shutdown) runs nothing more, even if its
+        // client ignores the close frame.
+        if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
+        // Runs on its own Cancel, aborted when the connection closes, and counts as in flight
+        // from now: a mutation reaches onOperation only once it has run.
+        const cancel = new Cancel();
+        const checked = runner.check(
+          {
+            query: payload.query,
+            variables: payload.variables ?? null,
+            operationName: payload.operationName ?? null,
+            extensions: payload.extensions ?? null,
+          },
+          { caller: ctx.extra.caller, cancel },
+        );
+        if ('errors' in checked) return [...checked.errors];
+        const started = await runner.start(checked);
+        if ('refused' in started) return [started.refused];
+        running.set(started.args, started);
+        (ctx.extra.operations ??= new Map()).set(id, cancel);
+        begin();
+        return started.args;
+      },
+      execute: (args) => {
+        const started = running.get(args);
+        return started ? runner.execute(started) : { errors: [new GraphQLError('not started')] };
+      },
+      subscribe: (args) => {
+        const started = running.get(args);
+        return started ? runner.subscribe(started) : { errors: [new GraphQLError('not started')] };
+      },
+      onComplete: (ctx, id) => {
+        if (ctx.extra.operations?.delete(id)) end();
+      },
+      onClose: (ctx) => connections.closed(ctx),
+    },
+    wsServer,
+  );
+
+  return {
+    connections,
+    async close(waitMs) {
+      const unanswered = setTimeout(() => {
+        for (const socket of wsServer.clients) socket.terminate();
+      }, waitMs);
+      await disposable.dispose();
+      clearTimeout(unanswered);
+    },
+  };
+}
