@@ -9,6 +9,7 @@ import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
 import { createDocumentCaches } from './document-cache.js';
 import { useErrorCodes } from './error-codes.js';
+import { graphiqlOptions, renderGraphiQL } from './graphiql.js';
 import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
@@ -59,36 +60,6 @@ function executeOperation(args: ExecutionArgs): ReturnType<typeof execute> {
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown }).then === 'function';
 
-const exampleOperation = `# Try an answer from the offline echo provider:
-mutation Complete {
-  complete(input: { model: "echo/echo", messages: [{ role: USER, content: "Hello, Conduit!" }] }) {
-    id
-    provider
-    model
-    content
-    finishReason
-    usage { promptTokens completionTokens totalTokens }
-    costUsd
-    latencyMs
-  }
-}
-
-# Or stream it, token by token:
-subscription Stream {
-  completionStream(input: { model: "echo/echo", messages: [{ role: USER, content: "Stream these words back" }] }) {
-    delta
-    done
-    finishReason
-  }
-}
-
-query Catalog {
-  providers { name type models keys availableKeys healthy }
-  models { alias strategy targets { provider model } }
-  viewer { id admin budget spentUsd }
-}
-`;
-
 export function createConduitYoga(services: () => Services): ConduitYoga {
   // Server settings take a restart (a reload keeps them): read once.
   const limits = useDocumentLimits(services().config.server.graphql);
@@ -106,7 +77,8 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     logging: false,
     maskedErrors: { maskError },
     parserAndValidationCache: createDocumentCaches(),
-    graphiql: { defaultQuery: exampleOperation, title: 'Conduit' },
+    graphiql: graphiqlOptions,
+    renderGraphiQL,
     plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
     context: ({ request, caller, authorization, cancel }) => {
       const current = services();

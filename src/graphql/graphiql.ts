@@ -1,0 +1,68 @@
+/**
+ * GraphiQL as Conduit serves it on `GET /graphql` in a browser: the page and its editors come
+ * from `@graphql-yoga/render-graphiql` (the whole bundle inline, nothing fetched from a CDN, so it
+ * works on a machine with no network), titled Conduit, opening on four ready operations in tabs
+ * and a header editor that says where the key goes. Subscriptions run over GraphQL over SSE,
+ * the path the transport serves (`transport/http.ts`).
+ */
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { GraphiQLOptions } from 'graphql-yoga';
+
+const complete = `# An answer from the offline echo provider. With clients configured, put your key in the
+# Authorization header below.
+mutation Complete {
+  complete(input: { model: "echo/echo", messages: [{ role: USER, content: "Hello, Conduit!" }] }) {
+    id
+    provider
+    model
+    content
+    finishReason
+    usage { promptTokens completionTokens totalTokens }
+    costUsd
+    latencyMs
+  }
+}
+`;
+
+const stream = `# The same answer, token by token (GraphQL over SSE).
+subscription Stream {
+  completionStream(input: { model: "echo/echo", messages: [{ role: USER, content: "Stream these words back" }] }) {
+    delta
+    done
+    finishReason
+    usage { totalTokens }
+  }
+}
+`;
+
+const usage = `# What was spent, by model (an admin sees every client's usage, a client its own).
+query Usage {
+  usage(groupBy: [MODEL]) {
+    requests
+    errors
+    cacheHits
+    costUsd
+    groups { model requests promptTokens completionTokens costUsd latencyP50Ms }
+  }
+}
+`;
+
+const providers = `# The providers, their keys (counts, never values) and circuits; the aliases; who you are.
+query Providers {
+  providers { name type models keys availableKeys circuit healthy }
+  models { alias strategy targets { provider model } }
+  viewer { id admin budget spentUsd }
+}
+`;
+
+const headers = JSON.stringify({ Authorization: 'Bearer <your key>' }, null, 2);
+
+export const graphiqlOptions: GraphiQLOptions = {
+  title: 'Conduit',
+  defaultQuery: complete,
+  defaultTabs: [complete, stream, usage, providers].map((query) => ({ query, headers })),
+  headers,
+  subscriptionsProtocol: 'GRAPHQL_SSE',
+};
+
+export { renderGraphiQL };
