@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { createContext, type Context } from './context.js';
 import { createDocumentCaches } from './document-cache.js';
 import { useErrorCodes } from './error-codes.js';
-import { graphiqlOptions, renderGraphiQL } from './graphiql.js';
+import { graphiqlOptions, renderPage } from './graphiql.js';
 import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
@@ -78,7 +78,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     maskedErrors: { maskError },
     parserAndValidationCache: createDocumentCaches(),
     graphiql: graphiqlOptions,
-    renderGraphiQL,
+    renderGraphiQL: renderPage,
     plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
     context: ({ request, caller, authorization, cancel }) => {
       const current = services();
