@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { createClient as createSseClient } from 'graphql-sse';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createGraphQLHttp } from '../../src/graphql/transport/http.js';
-import { negotiate } from '../../src/graphql/transport/negotiate.js';
 import { createConduitYoga, type ConduitYoga } from '../../src/graphql/yoga.js';
 import { createCors } from '../../src/http/cors.js';
 import { collect, wsClient } from '../helpers/clients.js';
@@ -245,35 +244,6 @@ describe('the GraphQL fast path', () => {
     expect(body.data).toBeNull();
     expect(body.errors[0].extensions.code).toMatch(/^[A-Z_]+$/);
     expect(body.errors[0].extensions.http).toBeUndefined();
-  });
-
-  it('negotiates the content type as Yoga does', async () => {
-    expect(negotiate(undefined)).toBe('application/json');
-    expect(negotiate('*/*')).toBe('application/json');
-    expect(negotiate('application/graphql-response+json')).toBe(
-      'application/graphql-response+json',
-    );
-    expect(negotiate('application/graphql-response+json, application/json;q=0.9')).toBe(
-      'application/graphql-response+json',
-    );
-    expect(negotiate('application/json, application/graphql-response+json')).toBe(
-      'application/json',
-    );
-    expect(negotiate('text/event-stream')).toBeUndefined();
-    expect(negotiate('application/json; charset=latin1')).toBeUndefined();
-    for (const accept of [
-      'application/json',
-      'application/graphql-response+json',
-      'text/html, */*',
-    ]) {
-      const [fast, own] = await both(post({ query: '{ __typename }' }, { accept }));
-      expect([fast.status, fast.type]).toEqual([own.status, own.type]);
-    }
-    const none = await fetch(
-      gw.graphqlUrl,
-      post({ query: '{ __typename }' }, { accept: 'image/png' }),
-    );
-    expect(none.status).toBe(406);
   });
 
   it('sends the CORS headers Yoga sends, to an allowed origin only', async () => {
