@@ -19,10 +19,32 @@ export interface ToolCall {
   arguments: string;
 }
 
+/** The edge a request came in by; usage records it (`usage(groupBy: [ROUTE])`). */
+export const Routes = [
+  'graphql',
+  'chat_completions',
+  'responses',
+  'messages',
+  'embeddings',
+] as const;
+export type Route = (typeof Routes)[number];
+
+/** An image in a user message: a URL the provider fetches, or the bytes inline. */
+export type ImageSource =
+  { kind: 'url'; url: string } | { kind: 'base64'; mediaType: string; data: string };
+
+/** One part of a multimodal message. */
+export type ContentPart = { type: 'text'; text: string } | { type: 'image'; source: ImageSource };
+
 export interface ChatMessage {
   role: Role;
   /** Null for an assistant turn that only calls tools. */
   content: string | null;
+  /**
+   * Text and image parts in order, when the message carries more than text. `content` then
+   * holds the text parts joined, for what reads text only (token estimates, cache keys, logs).
+   */
+  parts?: ContentPart[];
   toolCalls?: ToolCall[];
   /** For role `tool`: the call this message answers. */
   toolCallId?: string;
@@ -50,6 +72,8 @@ export interface ChatRequest {
   /** The end user, for per-user limits and usage. */
   user?: string;
   cache: CacheMode;
+  /** The edge it came in by; `graphql` when unset. */
+  route?: Route;
 }
 
 export interface Usage {
@@ -141,6 +165,8 @@ export interface EmbeddingRequest {
   input: string[];
   dimensions?: number;
   user?: string;
+  /** The edge it came in by; `embeddings` or `graphql`. */
+  route?: Route;
 }
 
 export interface Embeddings {
