@@ -2,9 +2,8 @@
  * GraphiQL as a person meets it: Conduit's own page in a real Chromium that can reach nothing
  * but Conduit (a page that fetched its files from a CDN stayed blank at "Loading…"), titled
  * Conduit, with the four example operations in tabs, the key's place in the header editor, the
- * schema loaded (its introspection passes the document limits), and the example mutation run from
- * the page. (Running the stream tab from the page is left to the browser issue: its tab would not
- * switch under Playwright's click; subscriptions over SSE are tested with the graphql-sse client.)
+ * schema loaded (its introspection passes the document limits), and the example mutation and
+ * subscription run from the page.
  */
 import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
@@ -62,6 +61,17 @@ describeBrowser('GraphiQL served by Conduit', (browser) => {
       .poll(() => shown(page.locator('.graphiql-doc-explorer')), { timeout: 20_000 })
       .toContain('Mutation');
     await page.screenshot({ path: join(screenshotDir, 'graphiql-docs.png') });
+
+    // The Stream tab's subscription runs over GraphQL over SSE: the pane shows the last chunk.
+    // The tab is chosen with the keyboard: under Playwright's mouse the tab bar's reordering
+    // (framer-motion) moves the tab between press and release, so the click lands on the bar.
+    await tabs.nth(1).locator('.graphiql-tab-button').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => shown(page.locator('.graphiql-tab-active'))).toBe('Stream');
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => shown(result), { timeout: 20_000 }).toMatch(/"done": true/);
+    expect(await shown(result)).toContain('"finishReason": "STOP"');
+    await page.screenshot({ path: join(screenshotDir, 'graphiql-stream.png') });
 
     expect(outside).toEqual([]);
     expect(failed).toEqual([]);
