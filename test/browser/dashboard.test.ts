@@ -141,8 +141,9 @@ describeBrowser('the dashboard', (browser) => {
     expect(await row.innerText()).toMatch(/app-b[\s\S]*echo\/echo[\s\S]*ok/);
 
     await shot(page, 'dashboard-admin-1280.png');
-    mkdirSync(join(process.cwd(), 'docs', 'images'), { recursive: true });
+    // UPDATE_DOCS_SCREENSHOT=1 refreshes the README's picture from this run.
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
+      mkdirSync(join(process.cwd(), 'docs', 'images'), { recursive: true });
       copyFileSync(
         join(screenshotDir, 'dashboard-admin-1280.png'),
         join(process.cwd(), 'docs', 'images', 'dashboard.png'),
@@ -188,6 +189,22 @@ describeBrowser('the dashboard', (browser) => {
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('says in words that the server has gone', async () => {
+    const own = await startConduit({
+      providers: { echo: { type: 'echo' } },
+      clients: [{ id: 'app-a', key: keys.a }],
+    });
+    const page = await browserRef().newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${own.url}/dashboard/`);
+    await signIn(page, keys.a);
+    await expect.poll(() => page.locator('.pulse').innerText(), { timeout: 10_000 }).toBe('Live');
+    await own.stop();
+    const alert = page.getByRole('alert').first();
+    await alert.waitFor({ timeout: 10_000 });
+    expect(await alert.innerText()).toMatch(/connection to Conduit was lost/);
+    await page.close();
+  }, 30_000);
 
   it('says in words that a key was refused', async () => {
     const { page } = await openDashboard(390, 700);
