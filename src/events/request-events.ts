@@ -55,6 +55,8 @@ export interface RequestEvents {
   readonly subscribers: number;
   /** With Redis: this replica's subscription to other replicas' events is confirmed. */
   readonly receiving: boolean;
+  /** With Redis: this replica's last event reached nobody, and it publishes none for now. */
+  readonly quiet: boolean;
   close(): Promise<void>;
 }
 
@@ -158,6 +160,9 @@ export function createRequestEvents(options: {
       },
       /** False while quiet with nobody local: the caller builds nothing. */
       wouldSend: () => Date.now() >= quietUntil,
+      get quiet() {
+        return Date.now() < quietUntil;
+      },
       send(event: RequestEvent, hasLocal: boolean) {
         const sentAt = wakes;
         client
@@ -203,6 +208,9 @@ export function createRequestEvents(options: {
     },
     get receiving() {
       return remote?.receiving ?? false;
+    },
+    get quiet() {
+      return remote?.quiet ?? false;
     },
     async close() {
       await remote?.close();

@@ -317,4 +317,29 @@ describeRedis('requestEvents across replicas', () => {
     await onTwo.until(() => onTwo.values.length === 1);
     expect(onTwo.values[0]).toMatchObject({ id: viaOne.body.data.complete.id, clientId: 'app-a' });
   });
+
+  it('keeps a replica quiet while nobody listens, and wakes it when someone subscribes', async () => {
+    const config = {
+      providers: { echo: { type: 'echo' } },
+      clients,
+      redis: { url: redisUrl },
+      events: { channel: `${testPrefix()}:events` },
+    };
+    const one = await startConduit(config);
+    const two = await startConduit(config);
+    const events = one.conduit.services.infra.events;
+    // Nobody anywhere: the first event reaches no one, and the replica stops publishing.
+    await ask(one.graphqlUrl, keys.a);
+    await expect.poll(() => events.quiet).toBe(true);
+
+    const feed = listen<any>(
+      wsClient(two.wsUrl, `Bearer ${keys.admin}`).iterate({ query: EVENTS }),
+    );
+    await expect.poll(() => two.conduit.services.infra.events.receiving).toBe(true);
+    // The subscriber's wake reached the quiet replica.
+    await expect.poll(() => events.quiet).toBe(false);
+    const sent = await ask(one.graphqlUrl, keys.a);
+    await feed.until(() => feed.values.length === 1);
+    expect(feed.values[0].id).toBe(sent.body.data.complete.id);
+  });
 });
