@@ -149,6 +149,11 @@ describeBrowser('the dashboard', (browser) => {
         join(process.cwd(), 'docs', 'images', 'dashboard.png'),
       );
     }
+    // Narrowed to one client: its rows only.
+    await page.getByLabel('Client').selectOption('app-a');
+    await expect.poll(() => tables.innerText(), { timeout: 10_000 }).not.toContain('model-b');
+    expect(await tables.innerText()).toContain('model-a');
+
     expect(problems).toEqual([]);
     expect(outside).toEqual([]);
     await page.close();

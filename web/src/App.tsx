@@ -1,6 +1,6 @@
 /** The dashboard: sign-in, then usage, live requests, providers and budget for the caller's scope. */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Provider as UrqlProvider } from 'urql';
+import { Provider as UrqlProvider, useQuery } from 'urql';
 import { Budget } from './Budget';
 import { connect } from './client';
 import { LiveFeed } from './LiveFeed';
@@ -123,16 +123,7 @@ function Dashboard(props: { session: Session; onSignOut: (why?: string) => void 
               <option value="DAY">Day</option>
             </select>
           </label>
-          {viewer.admin && (
-            <label>
-              <span>Client</span>
-              <input
-                placeholder="All clients"
-                value={client}
-                onChange={(e) => setClient(e.target.value.trim())}
-              />
-            </label>
-          )}
+          {viewer.admin && <ClientPicker value={client} onChange={setClient} />}
         </div>
 
         <Overview
@@ -161,5 +152,30 @@ function Dashboard(props: { session: Session; onSignOut: (why?: string) => void 
         </footer>
       </div>
     </UrqlProvider>
+  );
+}
+
+/** Admins: every client that has usage, to narrow the page to one. */
+function ClientPicker(props: { value: string; onChange: (client: string) => void }) {
+  const [result] = useQuery<{ usage: { groups: { client: { id: string } | null }[] } }>({
+    query: 'query Clients { usage(groupBy: [CLIENT]) { groups { client { id } } } }',
+  });
+  const ids = (result.data?.usage.groups ?? [])
+    .map((g) => g.client?.id)
+    .filter((id): id is string => Boolean(id))
+    .sort();
+  if (props.value && !ids.includes(props.value)) ids.unshift(props.value);
+  return (
+    <label>
+      <span>Client</span>
+      <select value={props.value} onChange={(e) => props.onChange(e.target.value)}>
+        <option value="">All clients</option>
+        {ids.map((id) => (
+          <option key={id} value={id}>
+            {id}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
