@@ -211,6 +211,21 @@ describeBrowser('the dashboard', (browser) => {
     await page.close();
   }, 30_000);
 
+  it('is served with a strict content security policy, and its assets for good', async () => {
+    const moved = await fetch(`${gw.url}/dashboard`, { redirect: 'manual' });
+    expect(moved.status).toBe(308);
+    expect(moved.headers.get('location')).toBe('/dashboard/');
+    const page = await fetch(`${gw.url}/dashboard/`);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    const html = await page.text();
+    const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${gw.url}${script}`);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    expect(asset.headers.get('cache-control')).toMatch(/immutable/);
+    expect((await fetch(`${gw.url}/dashboard/assets/missing.js`)).status).toBe(404);
+  });
+
   it('says in words that a key was refused', async () => {
     const { page } = await openDashboard(390, 700);
     await signIn(page, 'ck-not-a-real-key');
