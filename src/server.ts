@@ -1,6 +1,6 @@
 /**
  * createConduit(config) → { start, stop, url }: node:http serving GraphQL (Yoga, graphql-ws on
- * the same path, GraphQL over SSE), /healthz and /metrics. Stop drains: no new requests, the
+ * the same path, GraphQL over SSE), /healthz, /metrics and the dashboard (/dashboard). Stop drains: no new requests, the
  * in-flight ones and open streams finish (bounded), then sockets and stores close.
  *
  * Every body is read bounded (`http/body.ts`, `server.maxBodyBytes`; WebSocket messages too)
@@ -16,6 +16,7 @@ import { createWebSocketTransport } from './graphql/transport/websocket.js';
 import { createConduitYoga } from './graphql/yoga.js';
 import { BodyAborted } from './http/body.js';
 import { createCors } from './http/cors.js';
+import { createDashboard } from './http/dashboard.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
@@ -68,6 +69,7 @@ export async function createConduit(
   const cors = createCors(config.server.cors.origins);
   const runner = createOperationRunner(yoga);
   const graphql = createGraphQLHttp(yoga, { maxBodyBytes, cors, runner });
+  const dashboard = createDashboard();
 
   let url = '';
   let stopping = false;
@@ -112,6 +114,7 @@ export async function createConduit(
       cors.apply(req, res);
       return handleOpenAI(services, req, res, path);
     }
+    if (path === '/dashboard' || path?.startsWith('/dashboard/')) return dashboard(req, res, path);
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');

@@ -7,6 +7,8 @@
 import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
 import type { Config } from './config/schema.js';
+import { createProviderHealth, type ProviderHealth } from './events/provider-health.js';
+import { createRequestEvents, type RequestEvents } from './events/request-events.js';
 import { createAccountant, createOwedRecords, type OwedRecords } from './gateway/account.js';
 import { createAdmitter, type Admitter } from './gateway/admit.js';
 import { Breakers } from './gateway/call.js';
@@ -24,6 +26,7 @@ import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
 import { createLimiter, type Limiter } from './state/limits.js';
 import { createRedis, type SharedRedis } from './state/redis.js';
 import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
+import { Counter } from 'prom-client';
 import { createRedactor, secretsOf } from './redact.js';
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
@@ -53,6 +56,10 @@ export interface Infrastructure {
   readonly breakers: Breakers;
   readonly latency: LatencyTracker;
   readonly alerts: Alerts;
+  /** Finished requests as live events, across replicas with Redis. */
+  readonly events: RequestEvents;
+  /** Providers' circuits and key pools, pushed when they change. */
+  readonly health: ProviderHealth;
   /**
    * The rate limiters of the config in force, by what defines each (its key prefix, which names
    * the client, and its limits): a reload that leaves a limit as it was keeps counting in the
@@ -130,6 +137,25 @@ export async function createInfrastructure(
     ...(client && { redis: client }),
     onStoreError: onStoreError('cooldowns'),
   });
+  const dropped = new Counter({
+    name: 'conduit_request_events_dropped_total',
+    help: 'Live events (requestEvents, providerHealth) dropped for a subscriber that read too slowly',
+    labelNames: ['subscription'] as const,
+    registers: [metrics.registry],
+  });
+  const events = createRequestEvents({
+    queue: config.events.queue,
+    channel: config.events.channel,
+    onDrop: () => dropped.inc({ subscription: 'requestEvents' }),
+    ...(client && { redis: client }),
+  });
+  const health = createProviderHealth({
+    intervalMs: config.events.healthIntervalMs,
+    onPoolChange: (listener) => cooldowns.onChange(listener),
+    queue: config.events.queue,
+    onDrop: () => dropped.inc({ subscription: 'providerHealth' }),
+    onError: (error) => log.warn({ err: error }, 'providerHealth could not read the providers'),
+  });
   return {
     log,
     metrics,
@@ -146,6 +172,8 @@ export async function createInfrastructure(
     breakers,
     latency: new LatencyTracker(),
     alerts,
+    events,
+    health,
     limiters: new Map(),
     async close() {
       if (!(await owed.settled(OWED_RECORDS_WAIT_MS))) {
@@ -157,6 +185,8 @@ export async function createInfrastructure(
         (error: unknown) => error,
       );
       await alerts.settled();
+      health.close();
+      await events.close();
       await cache.close();
       await cooldowns.close();
       await transport.close();
@@ -249,6 +279,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     listeners: [
       (record, outcome) => metrics.observe(record, outcome, names),
       createRequestLog(log, config.logging.bodies),
+      (record) => infra.events.publish(record),
     ],
   });
   const gateway = createGateway({
@@ -285,7 +316,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
   infra.limiters.clear();
   for (const [spec, limiter] of limiters) infra.limiters.set(spec, limiter);
 
-  return {
+  const services: Services = {
     config,
     infra,
     auth,
@@ -335,6 +366,8 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
 
     invalidateCache: (model) => cache.invalidate(model),
   };
+  infra.health.use(() => services.providerStatuses());
+  return services;
 }
 
 /** Epoch ms the current UTC budget period began. */

@@ -190,6 +190,20 @@ export const configSchema = z
         maxQueue: positiveInt.default(100_000),
       })
       .prefault({}),
+    /** Live events (`requestEvents`, `providerHealth` subscriptions; docs/dashboard.md). */
+    events: z
+      .strictObject({
+        /**
+         * Events waiting per subscriber that reads slowly; past it the oldest are dropped
+         * (`conduit_request_events_dropped_total`). @default 256
+         */
+        queue: positiveInt.default(256),
+        /** The Redis pub/sub channel replicas share (with `redis.url`). @default conduit:events */
+        channel: z.string().min(1).default('conduit:events'),
+        /** How often `providerHealth` looks for a change while someone listens. @default 1000 */
+        healthIntervalMs: positiveInt.default(1000),
+      })
+      .prefault({}),
     providers: z.record(z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . - only'), provider),
     pricing: z.record(z.string(), price).default({}),
     models: z.record(z.string().min(1), modelRoute).default({}),

@@ -5,7 +5,7 @@ import type { Target } from '../../gateway/types.js';
 import type { ProviderStatus } from '../../services.js';
 import { builder } from '../builder.js';
 
-const ProviderRef = builder.objectRef<ProviderStatus>('Provider').implement({
+export const ProviderRef = builder.objectRef<ProviderStatus>('Provider').implement({
   description: 'A configured upstream. Its keys are never shown, only counted.',
   fields: (t) => ({
     name: t.exposeString('name'),

@@ -1,5 +1,6 @@
 import './catalog.js';
 import './completion.js';
+import './events.js';
 import './usage.js';
 import { builder } from '../builder.js';
 
