@@ -92,6 +92,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       maxTokens: 0,
       cache: 'BYPASS',
       ...(input.user !== undefined && { user: input.user }),
+      ...(input.route !== undefined && { route: input.route }),
     }),
     accept(request) {
       if (request.messages.length === 0) throw badInput('input', 'input must not be empty');

@@ -112,6 +112,7 @@ export function createServe(deps: ServeDeps) {
       started,
       caller,
       alias: route.alias,
+      edge: request.route,
       request,
       bodies,
       route,
@@ -215,7 +216,7 @@ export function createServe(deps: ServeDeps) {
    * cache, then `steps` (call, account, cache). The deadline ends with the request unless
    * handed off.
    */
-  async function serve<I extends { model: string }, T>(
+  async function serve<I extends { model: string; route?: ChatRequest['route'] }, T>(
     kind: Kind<I>,
     input: I,
     caller: Caller,
@@ -244,7 +245,14 @@ export function createServe(deps: ServeDeps) {
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
       void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
-      const who = { requestId, caller, alias: input.model, request, bodies: kind.bodies ?? true };
+      const who = {
+        requestId,
+        caller,
+        alias: input.model,
+        edge: input.route,
+        request,
+        bodies: kind.bodies ?? true,
+      };
       const latencyMs = performance.now() - started;
       accountant.record(outcomeOf(who, kind.stream, { error, latencyMs, attempts }));
       throw withRequestId(error, requestId);

@@ -85,6 +85,7 @@ export function toChatCall(body: unknown, cacheHeader: string | undefined): Chat
     model: requiredString(body, 'model'),
     messages: toMessages(body.messages),
     cache: toCacheMode(cacheHeader),
+    route: 'chat_completions',
   };
   const temperature = optionalNumber(body, 'temperature');
   if (temperature !== undefined) request.temperature = temperature;
@@ -128,7 +129,11 @@ export function toEmbeddingCall(body: unknown): {
       return item;
     });
   } else throw wrongType('input', 'a string or an array of strings');
-  const request: EmbeddingRequest = { model: requiredString(body, 'model'), input: texts };
+  const request: EmbeddingRequest = {
+    model: requiredString(body, 'model'),
+    input: texts,
+    route: 'embeddings',
+  };
   const dimensions = optionalNumber(body, 'dimensions');
   if (dimensions !== undefined) {
     if (!Number.isInteger(dimensions) || dimensions < 1) {
