@@ -48,7 +48,7 @@ export interface Kind<I> {
   /** Checks the request once it is read; a refusal here is recorded with its user. */
   accept?(request: ChatRequest): void;
   /** The route narrowed to the targets that can serve this kind (throws when none can). */
-  narrow?(route: Route): Route;
+  narrow?(route: Route, request: ChatRequest): Route;
   /** False: the usage record carries no request body. @default true */
   bodies?: boolean;
 }
@@ -95,7 +95,7 @@ export function createServe(deps: ServeDeps) {
   ): Promise<{ prepared: Prepared; hit: CachedAnswer | undefined }> {
     kind.accept?.(request);
     const resolved = router.resolve(request.model, caller);
-    const route = kind.narrow ? kind.narrow(resolved) : resolved;
+    const route = kind.narrow ? kind.narrow(resolved, request) : resolved;
     const admitted = admitter.admit(request, caller, route.targets);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey =
