@@ -195,15 +195,23 @@ function toUser(blocks: Json[], at: string): ChatMessage[] {
         return;
       case 'tool_result': {
         const content = block.content;
-        let text: string;
+        let text = '';
         if (typeof content === 'string') text = content;
-        else if (content === undefined || content === null) text = '';
         else if (Array.isArray(content)) {
-          text = textOf(
-            content.map((c: unknown) => (isObject(c) ? c : {})),
-            `${here}.content`,
-          );
-        } else throw wrongType(`${here}.content`, 'a string or an array of text blocks');
+          // Images a tool returned (a screenshot, a file read) follow the results as user parts.
+          const texts: Json[] = [];
+          content.forEach((c: unknown, k) => {
+            if (isObject(c) && c.type === 'image') {
+              parts.push({
+                type: 'image',
+                source: toImageSource(c.source, `${here}.content[${k}].source`),
+              });
+            } else texts.push(isObject(c) ? c : {});
+          });
+          text = textOf(texts, `${here}.content`);
+        } else if (content !== undefined && content !== null) {
+          throw wrongType(`${here}.content`, 'a string or an array of text and image blocks');
+        }
         // The gateway's tool messages have no error flag: the model reads it in the text.
         if (block.is_error === true) text = text === '' ? 'Error' : `Error: ${text}`;
         results.push({
