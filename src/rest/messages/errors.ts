@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, GatewayError, UpstreamError } from '../../gateway/errors.js';
 import { maskSecrets } from '../../redact.js';
+import { toOpenAIParam } from '../errors.js';
 
 export interface AnthropicErrorBody {
   type: 'error';
@@ -48,7 +49,8 @@ function fromGatewayError(error: GatewayError): AnthropicErrorResponse {
     case ErrorCodes.FORBIDDEN:
       return anthropicError(403, 'permission_error', message);
     case ErrorCodes.BAD_USER_INPUT: {
-      const field = error.details.field;
+      const field =
+        typeof error.details.field === 'string' ? toOpenAIParam(error.details.field) : undefined;
       const text =
         typeof field === 'string' && !message.startsWith(field) ? `${field}: ${message}` : message;
       return anthropicError(400, 'invalid_request_error', text);
