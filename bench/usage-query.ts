@@ -60,6 +60,7 @@ function* records(count: number): Generator<UsageRecord> {
       latencyMs: cacheHit ? next() * 5 : 200 + -Math.log(1 - next()) * 800,
       ttftMs: null,
       cacheHit,
+      route: 'graphql',
       attempts: 1,
       stream: next() < 0.5,
       prompt: null,

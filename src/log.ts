@@ -148,7 +148,7 @@ export function createRequestLog(log: Logger, bodies: boolean): (record: UsageRe
       `,"costUsd":${num(record.costUsd)},"savedUsd":${num(record.savedUsd)}` +
       `,"priced":${record.priced},"latencyMs":${num(record.latencyMs)}` +
       `,"ttftMs":${num(record.ttftMs)},"cacheHit":${record.cacheHit}` +
-      `,"attempts":${num(record.attempts)},"stream":${record.stream}`;
+      `,"attempts":${num(record.attempts)},"stream":${record.stream},"route":"${record.route}"`;
     if (bodies) line += `,"prompt":${str(record.prompt)},"response":${str(record.response)}`;
     stream.write(`${line},"msg":"request"}\n`);
   };

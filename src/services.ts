@@ -14,7 +14,7 @@ import { createAdmitter, type Admitter } from './gateway/admit.js';
 import { Breakers } from './gateway/call.js';
 import { createGateway, type CachedAnswer, type Gateway } from './gateway/gateway.js';
 import { createKeyPools, type KeyPools } from './gateway/keys.js';
-import { LatencyTracker, createRouter, type Router } from './gateway/route.js';
+import { LatencyTracker, createRouter, modelsOf, type Router } from './gateway/route.js';
 import type { Caller, Target } from './gateway/types.js';
 import { createRequestLog, type Logger } from './log.js';
 import { metricNames, type Metrics } from './metrics.js';
@@ -349,9 +349,22 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     },
 
     modelRoutes(caller) {
-      return Object.entries(config.models)
-        .filter(([alias]) => mayUseModel(caller, alias))
-        .map(([alias, route]) => ({ alias, strategy: route.strategy, targets: route.targets }));
+      const routes = Object.entries(config.models).map(([alias, route]) => ({
+        alias,
+        strategy: route.strategy,
+        targets: route.targets,
+      }));
+      // Each provider's models by name, as a route of one target.
+      for (const provider of providers.values()) {
+        for (const model of modelsOf(provider)) {
+          routes.push({
+            alias: `${provider.name}/${model}`,
+            strategy: 'fallback',
+            targets: [{ provider: provider.name, model, weight: 1 }],
+          });
+        }
+      }
+      return routes.filter((route) => mayUseModel(caller, route.alias));
     },
 
     async clientsById(ids) {

@@ -40,6 +40,12 @@ const provider = z.strictObject({
   timeoutMs: positiveInt.default(60_000),
   /** Until the first byte of the answer, and then the longest silence mid-stream. @default 30000 */
   firstByteTimeoutMs: positiveInt.default(30_000),
+  /**
+   * Whether the provider takes image parts in user messages. Every type does (echo describes
+   * them as `[image]`); false for a text-only server: requests with images are then refused
+   * (400, naming the provider) rather than sent without them. @default true
+   */
+  images: z.boolean().default(true),
   /** echo only: delay between streamed words. @default 0 */
   delayMs: z.number().int().nonnegative().default(0),
   /**

@@ -112,6 +112,7 @@ export function createAccountant(options: {
         cacheHit: outcome.cacheHit,
         attempts: outcome.attempts.length,
         stream: outcome.stream,
+        route: outcome.route,
         prompt: logBodies && outcome.request ? JSON.stringify(outcome.request.messages) : null,
         response: logBodies ? outcome.content : null,
       };

@@ -10,10 +10,11 @@ import { createAfterAnswer } from './after-answer.js';
 import { callTargets, type CallDeps } from './call.js';
 import { Cancel } from './cancel.js';
 import { badInput } from './errors.js';
+import { hasImages, narrowToImages } from './images.js';
 import { normalizeRequest } from './normalize.js';
 import { leavable, relay, replay } from './relay.js';
 import { completionOf, embeddingsOf } from './results.js';
-import type { Router } from './route.js';
+import type { Route, Router } from './route.js';
 import { createServe, type Kind } from './serve.js';
 import type {
   CachedAnswer,
@@ -65,10 +66,27 @@ export interface Gateway {
   embed(request: EmbeddingRequest, caller: Caller, signal?: ClientSignal): Promise<Embeddings>;
 }
 
-const chat: Kind<ChatRequest> = { stream: false, normalize: normalizeRequest };
-const chatStream: Kind<ChatRequest> = { stream: true, normalize: normalizeRequest };
-
 export function createGateway(deps: GatewayDeps): Gateway {
+  /** A request with images goes only to providers that take them (else a 400 names them). */
+  const takesImages = (name: string) => deps.providers.get(name)?.images !== false;
+  const narrowChat = (route: Route, request: ChatRequest): Route => {
+    if (!hasImages(request)) return route;
+    const targets = narrowToImages(route.targets, takesImages);
+    return targets.length === route.targets.length
+      ? route
+      : { alias: route.alias, strategy: route.strategy, targets };
+  };
+  const chat: Kind<ChatRequest> = {
+    stream: false,
+    normalize: normalizeRequest,
+    narrow: narrowChat,
+  };
+  const chatStream: Kind<ChatRequest> = {
+    stream: true,
+    normalize: normalizeRequest,
+    narrow: narrowChat,
+  };
+
   const afterAnswer = createAfterAnswer(deps.onAfterAnswerError);
   const { serve, account, finish, recordHit, record } = createServe({
     config: deps.config,
@@ -92,6 +110,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       maxTokens: 0,
       cache: 'BYPASS',
       ...(input.user !== undefined && { user: input.user }),
+      ...(input.route !== undefined && { route: input.route }),
     }),
     accept(request) {
       if (request.messages.length === 0) throw badInput('input', 'input must not be empty');

@@ -4,7 +4,14 @@
  */
 import { hash } from 'node:crypto';
 import { badInput } from './errors.js';
-import { Roles, type ChatMessage, type ChatRequest, type ToolChoice } from './types.js';
+import { checkParts } from './images.js';
+import {
+  Roles,
+  type ChatMessage,
+  type ChatRequest,
+  type ContentPart,
+  type ToolChoice,
+} from './types.js';
 
 const toolName = /^[a-zA-Z0-9_-]{1,64}$/;
 const maxUser = 256;
@@ -78,6 +85,7 @@ function checkMessage(message: ChatMessage, i: number): void {
       'content is required (only an ASSISTANT message with toolCalls may omit it)',
     );
   }
+  checkParts(message, field);
   message.toolCalls?.forEach((call, j) => {
     if (!call.id) throw badInput(`${field}.toolCalls[${j}].id`, 'a tool call needs an id');
     if (!call.name) throw badInput(`${field}.toolCalls[${j}].name`, 'a tool call needs a name');
@@ -137,6 +145,7 @@ export function cacheKeyOf(request: ChatRequest): string {
       m.content,
       m.toolCalls?.map((c) => [c.id, c.name, c.arguments]) ?? null,
       m.toolCallId ?? null,
+      ...(m.parts ? [m.parts.map(partKey)] : []),
     ]),
     request.temperature ?? null,
     request.topP ?? null,
@@ -148,6 +157,14 @@ export function cacheKeyOf(request: ChatRequest): string {
   ]);
   return hash('sha256', canonical, 'base64url');
 }
+
+/** An image part's source in the cache key (text parts are in `content` already). */
+const partKey = (part: ContentPart) =>
+  part.type === 'text'
+    ? 't'
+    : part.source.kind === 'url'
+      ? ['u', part.source.url]
+      : ['b', part.source.mediaType, part.source.data];
 
 /** JSON with object keys sorted, so equal schemas give equal text. */
 function stableJson(value: unknown): string {

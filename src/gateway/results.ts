@@ -16,6 +16,7 @@ import type {
   Completion,
   Embeddings,
   Outcome,
+  Route,
   Usage,
 } from './types.js';
 
@@ -25,6 +26,8 @@ export interface Subject {
   caller: Caller;
   /** The model as called. */
   alias: string;
+  /** The edge it came in by; `graphql` when unset. */
+  edge: Route | undefined;
   /** The request, when it got as far as being read; its `user` is the record's. */
   request: ChatRequest | undefined;
   /** False: the record carries no request (an embedding's input is no prompt to log). */
@@ -37,6 +40,7 @@ export function outcomeOf(s: Subject, stream: boolean, fields: Partial<Outcome>)
   return {
     requestId: s.requestId,
     caller: user ? withUser(s.caller, user) : s.caller,
+    route: s.edge ?? 'graphql',
     alias: s.alias,
     request: s.bodies ? s.request : undefined,
     stream,

@@ -20,7 +20,10 @@ export interface Router {
   resolve(model: string, caller: Caller): Route;
   /** The route's targets in the order to try them now. */
   order(route: Route): Target[];
-  /** Every alias and `provider/model` a caller may call (`provider/*` when a provider lists no models). */
+  /**
+   * Every alias and `provider/model` a caller may call by name: the models each provider lists
+   * (a provider that lists none offers no name to show; echo's is `echo`), never a glob.
+   */
   names(caller: Caller): string[];
 }
 
@@ -33,6 +36,12 @@ export interface RouterDeps {
   price(target: Target): number | undefined;
   /** A number in [0, 1) for the loadbalance strategy's draw. @default Math.random */
   random?(): number;
+}
+
+/** The models a provider is known to offer by name: its configured ones; echo answers `echo`. */
+export function modelsOf(provider: Pick<Provider, 'type' | 'models'>): readonly string[] {
+  if (provider.models.length > 0) return provider.models;
+  return provider.type === 'echo' ? ['echo'] : [];
 }
 
 export function createRouter(
@@ -83,11 +92,8 @@ export function createRouter(
     names(caller) {
       const names = [...aliases.keys()];
       for (const provider of providers.values()) {
-        if (provider.models.length === 0) names.push(`${provider.name}/*`);
-        for (const model of provider.models) names.push(`${provider.name}/${model}`);
+        for (const model of modelsOf(provider)) names.push(`${provider.name}/${model}`);
       }
-      // `provider/*` stands for any model of a provider that lists none: shown when the caller
-      // may use the whole provider.
       return names.filter((name) => mayUseModel(caller, name));
     },
   };

@@ -48,7 +48,7 @@ export interface Kind<I> {
   /** Checks the request once it is read; a refusal here is recorded with its user. */
   accept?(request: ChatRequest): void;
   /** The route narrowed to the targets that can serve this kind (throws when none can). */
-  narrow?(route: Route): Route;
+  narrow?(route: Route, request: ChatRequest): Route;
   /** False: the usage record carries no request body. @default true */
   bodies?: boolean;
 }
@@ -95,7 +95,7 @@ export function createServe(deps: ServeDeps) {
   ): Promise<{ prepared: Prepared; hit: CachedAnswer | undefined }> {
     kind.accept?.(request);
     const resolved = router.resolve(request.model, caller);
-    const route = kind.narrow ? kind.narrow(resolved) : resolved;
+    const route = kind.narrow ? kind.narrow(resolved, request) : resolved;
     const admitted = admitter.admit(request, caller, route.targets);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey =
@@ -112,6 +112,7 @@ export function createServe(deps: ServeDeps) {
       started,
       caller,
       alias: route.alias,
+      edge: request.route,
       request,
       bodies,
       route,
@@ -215,7 +216,7 @@ export function createServe(deps: ServeDeps) {
    * cache, then `steps` (call, account, cache). The deadline ends with the request unless
    * handed off.
    */
-  async function serve<I extends { model: string }, T>(
+  async function serve<I extends { model: string; route?: ChatRequest['route'] }, T>(
     kind: Kind<I>,
     input: I,
     caller: Caller,
@@ -244,7 +245,14 @@ export function createServe(deps: ServeDeps) {
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
       void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
-      const who = { requestId, caller, alias: input.model, request, bodies: kind.bodies ?? true };
+      const who = {
+        requestId,
+        caller,
+        alias: input.model,
+        edge: input.route,
+        request,
+        bodies: kind.bodies ?? true,
+      };
       const latencyMs = performance.now() - started;
       accountant.record(outcomeOf(who, kind.stream, { error, latencyMs, attempts }));
       throw withRequestId(error, requestId);

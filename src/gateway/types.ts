@@ -192,6 +192,8 @@ export interface CachedAnswer {
 export interface Outcome {
   requestId: string;
   caller: Caller;
+  /** The edge it came in by. */
+  route: Route;
   /** The model as called. */
   alias: string;
   request: ChatRequest | undefined;

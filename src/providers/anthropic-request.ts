@@ -5,14 +5,24 @@
  *
  * @see https://docs.claude.com/en/api/messages
  */
-import type { ChatMessage, ChatRequest, ToolChoice, ToolSpec } from '../gateway/types.js';
+import type {
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  ToolChoice,
+  ToolSpec,
+} from '../gateway/types.js';
 import type { HttpRequestSpec } from './types.js';
 
 /** `max_tokens` is required by the API; sent when the request gives none. */
 export const defaultMaxTokens = 4096;
 
+export type AnthropicImageSource =
+  { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
+
 export type AnthropicContentBlock =
   | { type: 'text'; text: string }
+  | { type: 'image'; source: AnthropicImageSource }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   | { type: 'tool_result'; tool_use_id: string; content: string };
 
@@ -99,6 +109,7 @@ function convertBlocks(message: ChatMessage): AnthropicContentBlock[] {
       },
     ];
   }
+  if (message.parts) return message.parts.flatMap(convertPart);
   // The API rejects empty text blocks.
   const blocks: AnthropicContentBlock[] = message.content
     ? [{ type: 'text', text: message.content }]
@@ -114,6 +125,24 @@ function convertBlocks(message: ChatMessage): AnthropicContentBlock[] {
     }
   }
   return blocks;
+}
+
+/**
+ * A content part as an Anthropic block: images as `image` blocks with a base64 or url source.
+ * @see https://docs.claude.com/en/docs/build-with-claude/vision
+ */
+function convertPart(part: ContentPart): AnthropicContentBlock[] {
+  if (part.type === 'text') return part.text ? [{ type: 'text', text: part.text }] : [];
+  const { source } = part;
+  return [
+    {
+      type: 'image',
+      source:
+        source.kind === 'url'
+          ? { type: 'url', url: source.url }
+          : { type: 'base64', media_type: source.mediaType, data: source.data },
+    },
+  ];
 }
 
 /** `tool_use.input` must be an object; arguments that are not a JSON object become `{}`. */

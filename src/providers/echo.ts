@@ -6,7 +6,13 @@
  * prompt costs it linear time and never holds the event loop.
  */
 import type { CancelSignal } from '../gateway/cancel.js';
-import type { ChatRequest, ChatResponse, FinishReason, StreamEvent } from '../gateway/types.js';
+import type {
+  ChatRequest,
+  ChatResponse,
+  ContentPart,
+  FinishReason,
+  StreamEvent,
+} from '../gateway/types.js';
 import { createTokenCounter, type TokenCounter } from '../usage/tokens.js';
 import type { Provider, ProviderCall } from './types.js';
 import { splitWords } from '../gateway/words.js';
@@ -15,6 +21,8 @@ export interface EchoOptions {
   name: string;
   models: readonly string[];
   delayMs: number;
+  /** False: refuse images rather than describe them. @default true */
+  images?: boolean;
 }
 
 interface EchoAnswer {
@@ -22,9 +30,14 @@ interface EchoAnswer {
   finishReason: FinishReason;
 }
 
+/** Text parts as they are, each image as `[image]` (echo sees no pixels), joined by newlines. */
+function describeParts(parts: readonly ContentPart[]): string {
+  return parts.map((part) => (part.type === 'text' ? part.text : '[image]')).join('\n');
+}
+
 async function answer(request: ChatRequest, counter: TokenCounter): Promise<EchoAnswer> {
   const lastUser = request.messages.findLast((m) => m.role === 'user');
-  let text = lastUser?.content ?? '';
+  let text = lastUser?.parts ? describeParts(lastUser.parts) : (lastUser?.content ?? '');
   let finishReason: FinishReason = 'STOP';
   for (const stop of request.stop ?? []) {
     const at = text.indexOf(stop);
@@ -85,6 +98,7 @@ export function createEchoProvider(options: EchoOptions): Provider {
     name: options.name,
     type: 'echo',
     models: options.models,
+    images: options.images ?? true,
 
     async chat({ request, model, signal }: ProviderCall): Promise<ChatResponse> {
       signal.throwIfAborted();

@@ -2,11 +2,13 @@
  * ChatRequest → Gemini `generateContent` body, and the paths of the Gemini Developer API.
  * @see https://ai.google.dev/api/generate-content#request-body
  */
-import type { ChatMessage, ChatRequest, ToolChoice } from '../gateway/types.js';
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from '../gateway/types.js';
 import type { EmbeddingCall, HttpRequestSpec } from './types.js';
 
 export interface GeminiPart {
   text?: string;
+  inlineData?: { mimeType: string; data: string };
+  fileData?: { mimeType: string; fileUri: string };
   thought?: boolean;
   thoughtSignature?: string;
   functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
@@ -64,6 +66,30 @@ function functionNameOf(messages: readonly ChatMessage[], at: number): string {
   return id ?? 'unknown';
 }
 
+/** A URL's image type from its file name; Gemini needs one with every file. */
+function mediaTypeOf(url: string): string {
+  const path = url.split(/[?#]/, 1)[0]!.toLowerCase();
+  if (path.endsWith('.png')) return 'image/png';
+  if (path.endsWith('.gif')) return 'image/gif';
+  if (path.endsWith('.webp')) return 'image/webp';
+  return 'image/jpeg';
+}
+
+/**
+ * A content part as Gemini takes it: bytes as `inlineData`, a URL as `fileData` (Gemini
+ * fetches it). Empty text parts are refused by Gemini, so they are left out.
+ * @see https://ai.google.dev/gemini-api/docs/image-understanding
+ */
+function convertPart(part: ContentPart): GeminiPart[] {
+  if (part.type === 'text') return part.text ? [{ text: part.text }] : [];
+  const { source } = part;
+  return [
+    source.kind === 'url'
+      ? { fileData: { mimeType: mediaTypeOf(source.url), fileUri: source.url } }
+      : { inlineData: { mimeType: source.mediaType, data: source.data } },
+  ];
+}
+
 export function convertMessages(messages: readonly ChatMessage[]): {
   systemInstruction?: { parts: { text: string }[] };
   contents: GeminiContent[];
@@ -76,6 +102,11 @@ export function convertMessages(messages: readonly ChatMessage[]): {
         if (message.content) system.push({ text: message.content });
         return;
       case 'user':
+        if (message.parts) {
+          const parts = message.parts.flatMap(convertPart);
+          if (parts.length > 0) contents.push({ role: 'user', parts });
+          return;
+        }
         // Gemini refuses empty text parts.
         if (message.content) contents.push({ role: 'user', parts: [{ text: message.content }] });
         return;

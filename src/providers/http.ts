@@ -52,6 +52,8 @@ export interface HttpProviderOptions {
   name: string;
   type: ProviderType;
   models: readonly string[];
+  /** False: the provider takes no image parts. @default true */
+  images?: boolean;
   baseUrl: string;
   adapter: HttpAdapter;
   transport: Transport;
@@ -124,6 +126,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     name: options.name,
     type: options.type,
     models: options.models,
+    images: options.images ?? true,
 
     async chat(call: ProviderCall): Promise<ChatResponse> {
       const context = { model: call.model, request: call.request };

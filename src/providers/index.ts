@@ -22,7 +22,12 @@ export function createProvider(
   transport: Transport,
 ): Provider {
   if (config.type === 'echo') {
-    return createEchoProvider({ name, models: config.models, delayMs: config.delayMs });
+    return createEchoProvider({
+      name,
+      models: config.models,
+      delayMs: config.delayMs,
+      images: config.images,
+    });
   }
   const adapter = adapters[config.type];
   const baseUrl = config.baseUrl ?? adapter.defaultBaseUrl;
@@ -36,5 +41,6 @@ export function createProvider(
     transport,
     timeoutMs: config.timeoutMs,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
+    images: config.images,
   });
 }

@@ -3,7 +3,7 @@
  *
  * @see https://platform.openai.com/docs/api-reference/chat/create
  */
-import type { ChatMessage, ChatRequest, ToolChoice } from '../gateway/types.js';
+import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from '../gateway/types.js';
 import type { OpenAIDialect } from './openai-wire.js';
 
 export function convertToOpenAIChatBody(
@@ -48,8 +48,12 @@ function convertMessage(
 ): Record<string, unknown> {
   switch (message.role) {
     case 'system':
-    case 'user':
       return { role: message.role, content: message.content ?? '' };
+    case 'user':
+      return {
+        role: 'user',
+        content: message.parts ? message.parts.map(convertPart) : (message.content ?? ''),
+      };
     case 'assistant': {
       const calls = message.toolCalls ?? [];
       return {
@@ -74,6 +78,18 @@ function convertMessage(
       };
     }
   }
+}
+
+/**
+ * A content part as OpenAI (and Mistral, Ollama, vLLM) take it: an image is an `image_url`,
+ * inline bytes as a base64 data URL.
+ * @see https://platform.openai.com/docs/guides/images-vision#giving-a-model-images-as-input
+ */
+function convertPart(part: ContentPart): Record<string, unknown> {
+  if (part.type === 'text') return { type: 'text', text: part.text };
+  const { source } = part;
+  const url = source.kind === 'url' ? source.url : `data:${source.mediaType};base64,${source.data}`;
+  return { type: 'image_url', image_url: { url } };
 }
 
 /** The name of the tool a result answers, from the assistant turn that called it. */

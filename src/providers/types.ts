@@ -43,6 +43,8 @@ export interface Provider {
   readonly type: ProviderType;
   /** What this provider offers, as configured (empty: anything). */
   readonly models: readonly string[];
+  /** False: the provider takes no image parts (requests with images are refused). @default true */
+  readonly images?: boolean;
   chat(call: ProviderCall): Promise<ChatResponse>;
   /** Throws an UpstreamError before the first event when the call fails. */
   chatStream(call: ProviderCall): AsyncIterable<StreamEvent>;

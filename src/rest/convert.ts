@@ -8,11 +8,13 @@
  * @see https://platform.openai.com/docs/api-reference/embeddings/create
  */
 import { badInput } from '../gateway/errors.js';
+import { fromParts, imageFromUrl } from '../gateway/images.js';
 import { checkDepth } from '../gateway/normalize.js';
 import type {
   CacheMode,
   ChatMessage,
   ChatRequest,
+  ContentPart,
   EmbeddingRequest,
   ToolCall,
   ToolChoice,
@@ -85,6 +87,7 @@ export function toChatCall(body: unknown, cacheHeader: string | undefined): Chat
     model: requiredString(body, 'model'),
     messages: toMessages(body.messages),
     cache: toCacheMode(cacheHeader),
+    route: 'chat_completions',
   };
   const temperature = optionalNumber(body, 'temperature');
   if (temperature !== undefined) request.temperature = temperature;
@@ -128,7 +131,11 @@ export function toEmbeddingCall(body: unknown): {
       return item;
     });
   } else throw wrongType('input', 'a string or an array of strings');
-  const request: EmbeddingRequest = { model: requiredString(body, 'model'), input: texts };
+  const request: EmbeddingRequest = {
+    model: requiredString(body, 'model'),
+    input: texts,
+    route: 'embeddings',
+  };
   const dimensions = optionalNumber(body, 'dimensions');
   if (dimensions !== undefined) {
     if (!Number.isInteger(dimensions) || dimensions < 1) {
@@ -164,13 +171,15 @@ function toMessages(value: unknown): ChatMessage[] {
   return value.map((message: unknown, i): ChatMessage => {
     const at = `messages[${i}]`;
     if (!isObject(message)) throw wrongType(at, 'an object');
-    const content = toContent(message.content, `${at}.content`);
+    const content = message.role === 'user' ? null : toContent(message.content, `${at}.content`);
     switch (message.role) {
       case 'system':
       case 'developer':
         return { role: 'system', content };
       case 'user':
-        return { role: 'user', content };
+        return Array.isArray(message.content)
+          ? { role: 'user', ...toUserParts(message.content, `${at}.content`) }
+          : { role: 'user', content: toContent(message.content, `${at}.content`) };
       case 'assistant': {
         const out: ChatMessage = { role: 'assistant', content };
         const calls = message.tool_calls;
@@ -213,6 +222,34 @@ function toContent(value: unknown, at: string): string | null {
     text = j === 0 ? piece : `${text}\n${piece}`;
   });
   return text;
+}
+
+/**
+ * A user message's content parts: text and `image_url` (an http(s) URL or a base64 data URL).
+ * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-messages
+ */
+function toUserParts(value: unknown[], at: string): Pick<ChatMessage, 'content' | 'parts'> {
+  const parts = value.map((part: unknown, j): ContentPart => {
+    const here = `${at}[${j}]`;
+    if (!isObject(part)) throw wrongType(here, 'a content part object');
+    if (part.type === 'text') return { type: 'text', text: requiredString(part, 'text', here) };
+    if (part.type === 'image_url') {
+      const image = part.image_url;
+      const url =
+        typeof image === 'string'
+          ? image
+          : isObject(image)
+            ? requiredString(image, 'url', `${here}.image_url`)
+            : undefined;
+      if (url === undefined) throw wrongType(`${here}.image_url`, 'an object {url}');
+      return { type: 'image', source: imageFromUrl(url, `${here}.image_url.url`) };
+    }
+    throw badInput(
+      `${here}.type`,
+      `content parts of type ${shown(part.type)} are not supported: only text and image_url`,
+    );
+  });
+  return fromParts(parts);
 }
 
 function toToolCalls(calls: unknown[], at: string): ToolCall[] {

@@ -18,6 +18,7 @@ import { completeChat, streamChat } from './chat.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
 import { createEmbeddings } from './embeddings.js';
 import { openAIError, toOpenAIError } from './errors.js';
+import { handleMessages, isMessagesPath } from './messages/index.js';
 import { listModels, retrieveModel } from './models.js';
 
 /**
@@ -30,6 +31,8 @@ export async function handleOpenAI(
   res: ServerResponse,
   path: string,
 ): Promise<void> {
+  // Anthropic's routes answer in Anthropic's shapes, from their own key header on.
+  if (isMessagesPath(path)) return handleMessages(services, req, res, path);
   const { maxBodyBytes } = services.config.server;
   try {
     // Before the key: a body said to be too large is refused unread, whoever sends it.

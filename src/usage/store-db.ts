@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
+import { Routes, type Route } from '../gateway/types.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -38,6 +39,8 @@ export interface UsageTable {
   stream: number;
   prompt: string | null;
   response: string | null;
+  /** The edge the request came in by (`graphql`, `chat_completions`, `messages`…). */
+  route: string;
 }
 
 export interface UsageDatabase {
@@ -71,6 +74,7 @@ export const USAGE_COLUMNS = [
   'stream',
   'prompt',
   'response',
+  'route',
 ] as const satisfies readonly (keyof UsageTable)[];
 
 /** Fails to compile when a column of `UsageTable` is missing from `USAGE_COLUMNS`. */
@@ -133,6 +137,19 @@ const migrations: Record<string, Migration> = {
     },
     async down(db) {
       await db.schema.dropTable('usage_records').execute();
+    },
+  },
+  // The edge of each request: rows written before it came in by GraphQL or chat completions
+  // (both unknown by then), and read as `graphql`, the gateway's default.
+  '0004_usage_route': {
+    async up(db) {
+      await db.schema
+        .alterTable('usage_records')
+        .addColumn('route', 'text', (c) => c.notNull().defaultTo('graphql'))
+        .execute();
+    },
+    async down(db) {
+      await db.schema.alterTable('usage_records').dropColumn('route').execute();
     },
   },
 };
@@ -254,6 +271,7 @@ export function toRow(record: UsageRecord): UsageRow {
     stream: flag(record.stream),
     prompt: text(record.prompt),
     response: text(record.response),
+    route: record.route,
   };
 }
 
@@ -282,6 +300,7 @@ export function fromRow(row: UsageRow): UsageRecord {
     stream: Number(row.stream) === 1,
     prompt: row.prompt,
     response: row.response,
+    route: (Routes as readonly string[]).includes(row.route) ? (row.route as Route) : 'graphql',
   };
 }
 

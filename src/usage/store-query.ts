@@ -34,6 +34,8 @@ function dimensionExpression(dimension: UsageDimension): RawBuilder<string | num
       return sql`(${sql.ref('time')} / ${sql.lit(DAY_MS)})`;
     case 'HOUR':
       return sql`(${sql.ref('time')} / ${sql.lit(HOUR_MS)})`;
+    case 'ROUTE':
+      return sql`${sql.ref('route')}`;
   }
 }
 
@@ -51,6 +53,7 @@ function filtered(opened: OpenedDatabase, filter: UsageFilter): Query {
   if (filter.user !== undefined) query = query.where('end_user', '=', filter.user);
   if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);
   if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+  if (filter.route !== undefined) query = query.where('route', '=', filter.route);
   return query;
 }
 
@@ -150,6 +153,7 @@ async function queryGroups(
       model: null,
       day: null,
       hour: null,
+      route: null,
     };
     dimensions.forEach((dimension, i) => setDimension(group, dimension, row[`d${i}`]));
     return { group, key: dimensions.map((dimension) => keyOf(group, dimension)) };
@@ -178,6 +182,9 @@ function setDimension(group: UsageGroup, dimension: UsageDimension, value: unkno
     case 'HOUR':
       group.hour = text === null ? null : isoHour(Number(value));
       break;
+    case 'ROUTE':
+      group.route = text;
+      break;
   }
 }
 
@@ -195,6 +202,8 @@ function keyOf(group: UsageGroup, dimension: UsageDimension): string | null {
       return group.day;
     case 'HOUR':
       return group.hour;
+    case 'ROUTE':
+      return group.route;
   }
 }
 

@@ -2,6 +2,7 @@
  * The shapes of the usage store: a record as written, and the reports read back. Apart from
  * `store.ts` so that the store's own parts (database, queries) need not import the store.
  */
+import type { Route } from '../gateway/types.js';
 
 export interface UsageRecord {
   time: Date;
@@ -32,6 +33,8 @@ export interface UsageRecord {
   /** Bodies only when `logging.bodies`. */
   prompt: string | null;
   response: string | null;
+  /** The edge the request came in by. */
+  route: Route;
 }
 
 export interface UsageFilter {
@@ -44,10 +47,19 @@ export interface UsageFilter {
   provider?: string;
   /** The upstream model. */
   model?: string;
+  route?: Route;
 }
 
-export const UsageDimensions = ['CLIENT', 'USER', 'PROVIDER', 'MODEL', 'DAY', 'HOUR'] as const;
-/** MODEL groups by the upstream model; DAY and HOUR are UTC. */
+export const UsageDimensions = [
+  'CLIENT',
+  'USER',
+  'PROVIDER',
+  'MODEL',
+  'DAY',
+  'HOUR',
+  'ROUTE',
+] as const;
+/** MODEL groups by the upstream model; DAY and HOUR are UTC; ROUTE by the edge. */
 export type UsageDimension = (typeof UsageDimensions)[number];
 
 export interface UsageTotals {
@@ -73,6 +85,7 @@ export interface UsageGroup extends UsageTotals {
   day: string | null;
   /** YYYY-MM-DDTHH:00:00Z. */
   hour: string | null;
+  route: string | null;
 }
 
 export interface UsageReport extends UsageTotals {

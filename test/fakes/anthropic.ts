@@ -12,6 +12,7 @@ import {
   type Scenario,
 } from '../helpers/fake-upstream.js';
 import type { FakeFailure, FakeReply, ProviderFake } from './types.js';
+import { checkAnthropicImages } from './images.js';
 
 export interface AnthropicSseEvent {
   event: string;
@@ -293,6 +294,8 @@ function refuse(call: RecordedCall, keys: readonly string[] | undefined): Scenar
       }
     }
   }
+  const badImage = checkAnthropicImages(body.messages);
+  if (badImage !== undefined) return invalid(badImage);
   return checkToolResults(body.messages);
 }
 

@@ -12,6 +12,7 @@ import {
   type Scenario,
 } from '../helpers/fake-upstream.js';
 import type { FakeFailure, FakeReply, ProviderFake } from './types.js';
+import { checkGeminiImages } from './images.js';
 
 /** One answer in Gemini's terms, for the builders below. */
 export interface GeminiAnswer {
@@ -311,6 +312,10 @@ export async function createGeminiFake(options: { keys?: string[] } = {}): Promi
     }
     if (method !== 'generateContent' && method !== 'streamGenerateContent')
       return json(404, geminiErrors.notFound(model));
+    const badImage = checkGeminiImages(call.json);
+    if (badImage !== undefined) {
+      return json(400, geminiErrorBody(400, 'INVALID_ARGUMENT', badImage));
+    }
     const stream = method === 'streamGenerateContent';
     const sse = stream && url.searchParams.get('alt') === 'sse';
     const next = answers.shift() ?? {};

@@ -179,6 +179,11 @@ export async function createMistralFake(options: MistralFakeOptions = {}): Promi
         return { kind: 'json', status: 422, body };
       },
       notFound: () => ({ kind: 'json', status: 404, body: { detail: 'Not Found' } }),
+      invalidImage: (message) => ({
+        kind: 'json',
+        status: 400,
+        body: mistralErrorBody(message, 'invalid_request_message_error', '3051'),
+      }),
       completion: mistralCompletion,
       streamEvents: (reply) => [...mistralChunks(reply, options).map(sseEvent), sseEvent('[DONE]')],
       firstEvents: (reply) => mistralChunks(reply).slice(0, 2).map(sseEvent),

@@ -15,6 +15,7 @@ import {
   type Scenario,
 } from '../helpers/fake-upstream.js';
 import type { FakeFailure, FakeReply, FakeToolCall, ProviderFake } from './types.js';
+import { checkOpenAIImages } from './images.js';
 
 export interface WireFakeOptions {
   /** Only these keys are let in (`Authorization: Bearer`); absent: any or none. */
@@ -56,6 +57,8 @@ export interface ChatWire {
   denied(call: RecordedCall): Scenario;
   /** An answer refusing the request as the real server would, if it would. */
   refuse?(call: RecordedCall): Scenario | undefined;
+  /** The 400 for a malformed image part (see images.ts). */
+  invalidImage(message: string): Scenario;
   notFound(call: RecordedCall): Scenario;
   completion(reply: ResolvedReply): unknown;
   /** The SSE events of a whole streamed answer, terminator included. */
@@ -175,6 +178,8 @@ export async function createChatWireFake(
       return wire.denied(call);
     const refusal = wire.refuse?.(call);
     if (refusal) return refusal;
+    const badImage = path === chatPath ? checkOpenAIImages(call.json) : undefined;
+    if (badImage !== undefined) return wire.invalidImage(badImage);
     if (path === embeddingsPath) {
       const head = answers[0];
       if (head && 'fail' in head && isHttpFailure(head))
@@ -447,6 +452,11 @@ export async function createOpenAIFake(options: OpenAIFakeOptions = {}): Promise
         kind: 'json',
         status: 404,
         body: openaiErrorBody(`Invalid URL (${call.method} ${call.url})`, 'invalid_request_error'),
+      }),
+      invalidImage: (message) => ({
+        kind: 'json',
+        status: 400,
+        body: openaiErrorBody(message, 'invalid_request_error', 'invalid_image_url'),
       }),
       completion: openaiCompletion,
       streamEvents: (reply, call) => [

@@ -162,6 +162,7 @@ export function usageRecord(overrides: Partial<UsageRecord> = {}): UsageRecord {
     stream: false,
     prompt: null,
     response: null,
+    route: 'graphql',
     ...overrides,
   };
 }

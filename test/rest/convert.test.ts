@@ -77,6 +77,7 @@ describe('toChatCall', () => {
         toolChoice: { name: 'f' },
         user: 'u-1',
         cache: 'REFRESH',
+        route: 'chat_completions',
       },
     });
   });
@@ -95,7 +96,12 @@ describe('toChatCall', () => {
     expect(call).toEqual({
       stream: false,
       includeUsage: false,
-      request: { model: 'm', messages: [{ role: 'user', content: 'x' }], cache: 'DEFAULT' },
+      request: {
+        model: 'm',
+        messages: [{ role: 'user', content: 'x' }],
+        cache: 'DEFAULT',
+        route: 'chat_completions',
+      },
     });
   });
 
@@ -136,7 +142,7 @@ describe('toEmbeddingCall', () => {
         encoding_format: 'base64',
       }),
     ).toEqual({
-      request: { model: 'e', input: ['a'], dimensions: 4, user: 'u' },
+      request: { model: 'e', input: ['a'], dimensions: 4, user: 'u', route: 'embeddings' },
       base64: true,
     });
     expect(toEmbeddingCall({ model: 'e', input: ['a', 'b'] }).base64).toBe(false);

@@ -96,11 +96,20 @@ describe('errors', () => {
       (await chatError({ model: 'fast', messages: [{ role: 'function', content: 'x' }] }, 400))
         .param,
     ).toBe('messages[0].role');
+    const audio = [
+      {
+        role: 'user',
+        content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }],
+      },
+    ];
+    expect((await chatError({ model: 'fast', messages: audio }, 400)).param).toBe(
+      'messages[0].content[0].type',
+    );
     const image = [
-      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x' } }] },
     ];
     expect((await chatError({ model: 'fast', messages: image }, 400)).param).toBe(
-      'messages[0].content[0].type',
+      'messages[0].content[0].image_url.url',
     );
     expect((await chatError({ model: 'fast', messages: hello, top_p: 3 }, 400)).param).toBe(
       'top_p',

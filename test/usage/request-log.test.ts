@@ -25,6 +25,7 @@ const record: UsageRecord = {
   cacheHit: false,
   attempts: 2,
   stream: true,
+  route: 'graphql',
   prompt: '[{"role":"user","content":"Hi\\u2028"}]',
   response: 'Hello\u0000',
 };

@@ -50,6 +50,7 @@ function fixture(): UsageRecord[] {
       model: 'claude-haiku-4-5',
       status: 'error',
       errorCode: 'UPSTREAM_ERROR',
+      route: 'messages',
       latencyMs: 200,
       costUsd: 0,
       promptTokens: 0,
@@ -62,6 +63,7 @@ function fixture(): UsageRecord[] {
       provider: 'openai',
       model: 'gpt-4o-mini',
       cacheHit: true,
+      route: 'chat_completions',
       savedUsd: 0.02,
       latencyMs: 50,
       costUsd: 0,
@@ -115,6 +117,11 @@ const expectedGroups: Record<UsageDimension, [string | null, number][]> = {
     ['2026-03-01T11:00:00Z', 1],
     ['2026-03-02T09:00:00Z', 2],
   ],
+  ROUTE: [
+    ['chat_completions', 1],
+    ['graphql', 2],
+    ['messages', 1],
+  ],
 };
 
 const field = {
@@ -124,6 +131,7 @@ const field = {
   MODEL: 'model',
   DAY: 'day',
   HOUR: 'hour',
+  ROUTE: 'route',
 } as const;
 
 function expectTotalsAreSums(report: UsageReport): void {

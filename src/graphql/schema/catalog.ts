@@ -94,7 +94,8 @@ builder.queryField('providers', (t) =>
 builder.queryField('models', (t) =>
   t.field({
     type: [ModelRouteRef],
-    description: 'The aliases this caller may use.',
+    description:
+      'What this caller may call by name: the aliases, then each provider/model a provider lists (as a route of one target).',
     resolve: (_, __, { services, caller }) => services.modelRoutes(caller),
   }),
 );

@@ -13,6 +13,7 @@ import {
   type Usage,
 } from '../../gateway/types.js';
 import { builder } from '../builder.js';
+import { ContentPartInput, toMessageParts } from './content-parts.js';
 
 const RoleEnum = builder.enumType('Role', {
   values: {
@@ -45,6 +46,10 @@ const MessageInput = builder.inputType('MessageInput', {
     }),
     toolCalls: t.field({ type: [ToolCallInput] }),
     toolCallId: t.string({ description: 'On a TOOL message: the call it answers.' }),
+    parts: t.field({
+      type: [ContentPartInput],
+      description: 'Text and image parts, in order, instead of content (USER messages).',
+    }),
   }),
 });
 
@@ -81,9 +86,11 @@ type CompletionInputShape = typeof CompletionInput.$inferInput;
 
 /** GraphQL input → ChatRequest (validation is the gateway's). */
 export function toChatRequest(input: CompletionInputShape): ChatRequest {
-  const messages = input.messages.map((m): ChatMessage => ({
+  const messages = input.messages.map((m, i): ChatMessage => ({
     role: m.role as Role,
-    content: m.content ?? null,
+    ...(m.parts != null
+      ? toMessageParts(m.parts, m.content, `messages[${i}]`)
+      : { content: m.content ?? null }),
     ...(m.toolCalls && { toolCalls: m.toolCalls }),
     ...(m.toolCallId != null && { toolCallId: m.toolCallId }),
   }));

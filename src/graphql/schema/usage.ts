@@ -1,11 +1,20 @@
 /** UsageFilter, UsageReport, UsageGroup and the usage query. */
-import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import { badInput, ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import { Routes, type Route } from '../../gateway/types.js';
 import type { UsageDimension, UsageFilter, UsageGroup, UsageReport } from '../../usage/store.js';
 import { builder } from '../builder.js';
 import { ClientRef } from './catalog.js';
 
+const routeDescription = `The edge a request came in by: ${Routes.join(', ')}.`;
+
+function toRoute(text: string): Route {
+  const route = Routes.find((r) => r === text);
+  if (!route) throw badInput('filter.route', `route is one of ${Routes.join(', ')}`);
+  return route;
+}
+
 const UsageDimensionEnum = builder.enumType('UsageDimension', {
-  values: ['CLIENT', 'USER', 'PROVIDER', 'MODEL', 'DAY', 'HOUR'] as const,
+  values: ['CLIENT', 'USER', 'PROVIDER', 'MODEL', 'DAY', 'HOUR', 'ROUTE'] as const,
 });
 
 const UsageFilterInput = builder.inputType('UsageFilter', {
@@ -16,6 +25,7 @@ const UsageFilterInput = builder.inputType('UsageFilter', {
     user: t.string(),
     provider: t.string(),
     model: t.string({ description: 'The upstream model.' }),
+    route: t.string({ description: routeDescription }),
   }),
 });
 
@@ -51,6 +61,7 @@ const UsageGroupRef = builder.objectRef<UsageGroup>('UsageGroup').implement({
     model: t.exposeString('model', { nullable: true }),
     day: t.exposeString('day', { nullable: true, description: 'YYYY-MM-DD (UTC)' }),
     hour: t.exposeString('hour', { nullable: true, description: 'YYYY-MM-DDTHH:00:00Z' }),
+    route: t.exposeString('route', { nullable: true, description: routeDescription }),
   }),
 });
 
@@ -76,6 +87,7 @@ builder.queryField('usage', (t) =>
       if (filter?.user != null) wanted.user = filter.user;
       if (filter?.provider != null) wanted.provider = filter.provider;
       if (filter?.model != null) wanted.model = filter.model;
+      if (filter?.route != null) wanted.route = toRoute(filter.route);
       if (caller.admin) {
         if (filter?.client != null) wanted.clientId = filter.client;
       } else {
