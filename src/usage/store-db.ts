@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
+import { auditMigration, clientsMigration, type ClientsDatabase } from '../clients/tables.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -40,7 +41,7 @@ export interface UsageTable {
   response: string | null;
 }
 
-export interface UsageDatabase {
+export interface UsageDatabase extends ClientsDatabase {
   usage_records: UsageTable;
 }
 
@@ -135,6 +136,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('usage_records').execute();
     },
   },
+  '0002_clients': clientsMigration,
+  '0003_audit_log': auditMigration,
 };
 
 /** Postgres hands bigint and numeric back as text; every one of ours fits a double. */

@@ -1,4 +1,5 @@
 import './catalog.js';
+import './clients.js';
 import './completion.js';
 import './usage.js';
 import { builder } from '../builder.js';
