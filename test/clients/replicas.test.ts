@@ -3,7 +3,10 @@
  * instances on one database (a shared SQLite file, or one Postgres database), told of changes
  * over Redis pub/sub, or, without Redis, by polling the change counter.
  */
+import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { onDispose } from '../helpers/dispose.js';
 import { startConduit, type TestConduit } from '../helpers/conduit.js';
 import {
   createPostgresDatabase,
@@ -89,12 +92,30 @@ function replicaSuite(makeDatabase: () => Promise<TestDatabase>, redis: boolean)
     expect(await whoIs(one, first)).toMatch(/^401: /);
     expect(await whoIs(two, second)).toBe(id);
 
+    // A WebSocket open on the other replica with the key is closed when the client is revoked.
+    const closes: number[] = [];
+    const socket = createWsClient({
+      url: one.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      onNonLazyError: () => {}, // the close is what the test waits for
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${second}` },
+      on: { closed: (event) => closes.push((event as { code: number }).code) },
+    });
+    onDispose(() => socket.dispose());
+    const viewer = await socket.iterate({ query: '{ viewer { id } }' }).next();
+    expect(viewer.value).toEqual({ data: { viewer: { id } } });
+    const closed = new Promise<void>((resolve) => socket.on('closed', () => resolve()));
+
     const revoked = nextChange(one, SEEN_WITHIN_MS);
     const { revokeClient } = await run(two, admin.key, REVOKE, { id });
     expect(revokeClient).toEqual({ id, revoked: true });
     await revoked;
     expect(await whoIs(one, second)).toBe('401: API key revoked');
     expect(await completeAs(one, second)).toBe('UNAUTHENTICATED');
+    await closed;
+    expect(closes).toEqual([4403]);
   });
 }
 
