@@ -144,23 +144,34 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
   }, pollMs);
   timer.unref();
 
-  // A connection of its own: one that subscribes may do nothing else.
+  // A connection of its own: one that subscribes may do nothing else. Like the shared one, it
+  // never blocks the start: it waits for the first attempt only, and keeps trying meanwhile
+  // (node-redis subscribes again by itself after a reconnect; a reconnect also reloads, for
+  // what was announced while it was away).
   const subscriber = redis?.client.duplicate();
   if (subscriber) {
-    subscriber.on('error', () => {}); // the shared client logs outages
-    subscriber.on('ready', () => void refresh().catch(() => {}));
-    await subscriber
-      .connect()
-      .then(() =>
-        subscriber.subscribe(CHANGES_CHANNEL, () => {
-          refresh().catch((error: unknown) =>
-            log.warn({ err: error }, 'runtime clients: reload after an announcement failed'),
-          );
-        }),
-      )
-      .catch((error: unknown) =>
-        log.warn({ err: error }, 'runtime clients: no Redis subscription; polling only'),
+    let subscribed = false;
+    const onAnnounce = (): void => {
+      refresh().catch((error: unknown) =>
+        log.warn({ err: error }, 'runtime clients: reload after an announcement failed'),
       );
+    };
+    const firstAttempt = new Promise<void>((resolve) => {
+      subscriber.on('error', () => resolve()); // the shared client logs outages
+      subscriber.on('ready', () => {
+        if (subscribed) return onAnnounce();
+        subscribed = true;
+        subscriber
+          .subscribe(CHANGES_CHANNEL, onAnnounce)
+          .catch((error: unknown) => {
+            subscribed = false;
+            log.warn({ err: error }, 'runtime clients: no Redis subscription; polling only');
+          })
+          .finally(resolve);
+      });
+    });
+    subscriber.connect().catch(() => {});
+    await firstAttempt;
   }
 
   async function announce(id: string): Promise<void> {
@@ -226,6 +237,8 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
         throw badInput('input.id', `input.id: ${checkedId.error.issues[0]!.message}`);
       if (reserved.has(id))
         throw badInput('input.id', `"${id}" is the id of a client in the config file`);
+      if (id === 'anonymous' || id === 'config')
+        throw badInput('input.id', `"${id}" is a name Conduit uses itself`);
       const settings = parseSettings(raw);
       if (await store.one(id))
         throw badInput('input.id', `a runtime client "${id}" already exists (revoked ones too)`);
@@ -320,9 +333,9 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
       clearInterval(timer);
       await polling;
       await loading?.catch(() => {});
-      if (subscriber?.isOpen) {
+      if (subscriber?.isReady) {
         await subscriber.close().catch(() => subscriber.destroy());
-      } else if (subscriber) {
+      } else if (subscriber?.isOpen) {
         subscriber.destroy();
       }
     },
