@@ -1,5 +1,6 @@
 /**
- * Alerts (budget thresholds, keys taken out of a pool): one log line each, and a JSON POST to
+ * Alerts (budget thresholds, keys taken out of a pool, client keys expiring soon, clients
+ * revoked): one log line each, and a JSON POST to
  * `alerts.webhookUrl` when set. Never awaited on a request's path; a failed POST is logged.
  * An alert names the client or the provider, never a key; what it carries of an upstream's
  * words (a key's refusal) has credential-shaped strings masked.
@@ -18,7 +19,11 @@ export type Alert =
       period: string;
     }
   | { type: 'key_disabled'; provider: string; keyIndex: number; reason: string }
-  | { type: 'usage_dropped'; dropped: number };
+  | { type: 'usage_dropped'; dropped: number }
+  /** A client's key expires soon (`alerts.keyExpiryWarningDays` ahead); sent once per expiry. */
+  | { type: 'key_expiring'; clientId: string; source: 'config' | 'runtime'; expiresAt: string }
+  /** A runtime client was revoked (`revokeClient`), by `actor`. */
+  | { type: 'client_revoked'; clientId: string; actor: string };
 
 export interface Alerts {
   send(alert: Alert): void;

@@ -1,21 +1,46 @@
 /**
  * Bearer key → Caller. Keys are held only as SHA-256 digests and compared in constant time;
- * with no clients configured, every call is let in as the admin `anonymous`.
+ * with no clients at all (none configured, none ever made at run time), every call is let in as
+ * the admin `anonymous`.
+ *
+ * Clients come from the config file and, at run time, from the registry of `clients/` (made by
+ * the admin mutations, kept in the usage database): the authenticator rebuilds its list when
+ * the registry's version moves, so a change is seen at the next request. A key may carry an
+ * expiry; a rotated runtime key lets its predecessor in until the grace period ends.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { ClientConfig } from './config/schema.js';
+import type { RuntimeClient } from './clients/model.js';
+import type { ClientConfig, RateLimit } from './config/schema.js';
 import { ErrorCodes, GatewayError } from './gateway/errors.js';
 import type { Caller } from './gateway/types.js';
+
+export type ClientSource = 'config' | 'runtime';
 
 export interface ClientInfo {
   id: string;
   admin: boolean;
   models: readonly string[] | undefined;
   budget: ClientConfig['budget'];
+  rateLimits: readonly RateLimit[];
+  /** Where the client is defined: the config file, or the runtime registry. */
+  source: ClientSource;
+  /** When its key stops working; undefined: never. */
+  expiresAt: Date | undefined;
+  /** Runtime clients only. */
+  createdAt: Date | undefined;
+  /** A revoked runtime client: listed, never let in. */
+  revoked: boolean;
+}
+
+/** The runtime clients as the registry holds them (`clients/registry.ts`). */
+export interface RuntimeClients {
+  /** Moves whenever the set changes. */
+  readonly version: number;
+  list(): readonly RuntimeClient[];
 }
 
 export interface Authenticator {
-  /** True when no clients are configured: calls are open. */
+  /** True when there are no clients at all: calls are open. */
   readonly open: boolean;
   /** `Bearer <key>` (or the bare key) → Caller; throws UNAUTHENTICATED. */
   authenticate(authorization: string | undefined | null): Caller;
@@ -28,23 +53,113 @@ const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex')
 
 export const anonymous: Caller = Object.freeze({ clientId: 'anonymous', admin: true });
 
-export function createAuthenticator(configs: readonly ClientConfig[]): Authenticator {
-  const entries = configs.map((c) => ({
+interface Entry {
+  digest: Buffer;
+  caller: Caller;
+  info: ClientInfo;
+  /** Epoch ms the key stops working. */
+  expiresAt: number | undefined;
+  /** A rotated-out key: epoch ms its grace period ends. */
+  graceUntil: number | undefined;
+}
+
+const callerOf = (info: ClientInfo): Caller =>
+  Object.freeze({
+    clientId: info.id,
+    admin: info.admin,
+    ...(info.models && { models: Object.freeze([...info.models]) }),
+  }) as Caller;
+
+function configEntry(c: ClientConfig): Entry {
+  const expiresAt = c.expiresAt === undefined ? undefined : Date.parse(c.expiresAt);
+  const info: ClientInfo = {
+    id: c.id,
+    admin: c.admin,
+    models: c.models,
+    budget: c.budget,
+    rateLimits: c.rateLimits,
+    source: 'config',
+    expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+    createdAt: undefined,
+    revoked: false,
+  };
+  return {
     digest: c.keySha256 ? Buffer.from(c.keySha256, 'hex') : sha256(c.key!),
-    caller: Object.freeze({
-      clientId: c.id,
-      admin: c.admin,
-      ...(c.models && { models: Object.freeze([...c.models]) }),
-    }) as Caller,
-    info: { id: c.id, admin: c.admin, models: c.models, budget: c.budget },
-  }));
-  const byId = new Map(entries.map((e) => [e.info.id, e.info]));
+    caller: callerOf(info),
+    info,
+    expiresAt,
+    graceUntil: undefined,
+  };
+}
+
+function runtimeEntries(c: RuntimeClient): { info: ClientInfo; entries: Entry[] } {
+  const info: ClientInfo = {
+    id: c.id,
+    admin: c.admin,
+    models: c.models,
+    budget: c.budget,
+    rateLimits: c.rateLimits,
+    source: 'runtime',
+    expiresAt: c.expiresAt === null ? undefined : new Date(c.expiresAt),
+    createdAt: new Date(c.createdAt),
+    revoked: c.revokedAt !== null,
+  };
+  const caller = callerOf(info);
+  const expiresAt = c.expiresAt ?? undefined;
+  const entries: Entry[] = [
+    { digest: Buffer.from(c.keySha256, 'hex'), caller, info, expiresAt, graceUntil: undefined },
+  ];
+  if (c.previousKeySha256 && c.previousKeyUntil !== null) {
+    entries.push({
+      digest: Buffer.from(c.previousKeySha256, 'hex'),
+      caller,
+      info,
+      expiresAt,
+      graceUntil: c.previousKeyUntil,
+    });
+  }
+  return { info, entries };
+}
+
+export function createAuthenticator(
+  configs: readonly ClientConfig[],
+  runtime?: RuntimeClients,
+): Authenticator {
+  const fromConfig = configs.map(configEntry);
+  const configIds = new Set(configs.map((c) => c.id));
+  let entries = fromConfig;
+  let byId = new Map(fromConfig.map((e) => [e.info.id, e.info]));
+  let built = -1;
+
+  /** The list again, when the registry changed since it was last built. */
+  const current = (): Entry[] => {
+    if (runtime && runtime.version !== built) {
+      built = runtime.version;
+      const next = [...fromConfig];
+      const ids = new Map(fromConfig.map((e) => [e.info.id, e.info]));
+      for (const client of runtime.list()) {
+        // A config client keeps its id: a reload may have added one a runtime client had.
+        if (configIds.has(client.id)) continue;
+        const { info, entries: own } = runtimeEntries(client);
+        ids.set(info.id, info);
+        if (!info.revoked) next.push(...own);
+        else next.push({ ...own[0]!, graceUntil: undefined });
+      }
+      entries = next;
+      byId = ids;
+    }
+    return entries;
+  };
+  const isOpen = (): boolean => current().length === 0;
 
   return {
-    open: entries.length === 0,
+    get open() {
+      return isOpen();
+    },
 
     authenticate(authorization) {
-      if (entries.length === 0) return anonymous;
+      const all = current();
+      if (all.length === 0) return anonymous;
       const key = authorization?.replace(/^Bearer\s+/i, '').trim();
       if (!key)
         throw new GatewayError(
@@ -53,17 +168,40 @@ export function createAuthenticator(configs: readonly ClientConfig[]): Authentic
         );
       const digest = sha256(key);
       // Compare against every client, so the time taken says nothing about which one matched.
-      let found: Caller | undefined;
-      for (const entry of entries) {
-        if (timingSafeEqual(entry.digest, digest)) found = entry.caller;
+      let found: Entry | undefined;
+      for (const entry of all) {
+        if (timingSafeEqual(entry.digest, digest)) found = entry;
       }
       if (!found) throw new GatewayError(ErrorCodes.UNAUTHENTICATED, 'invalid API key');
-      return found;
+      if (found.info.revoked) throw new GatewayError(ErrorCodes.UNAUTHENTICATED, 'API key revoked');
+      if (found.expiresAt !== undefined || found.graceUntil !== undefined) refuseStale(found);
+      return found.caller;
     },
 
-    client: (id) => byId.get(id) ?? (id === anonymous.clientId ? anonymousInfo : undefined),
-    clients: () => (entries.length === 0 ? [anonymousInfo] : [...byId.values()]),
+    client(id) {
+      current();
+      return byId.get(id) ?? (id === anonymous.clientId ? anonymousInfo : undefined);
+    },
+    clients() {
+      if (isOpen()) return [anonymousInfo];
+      return [...byId.values()];
+    },
   };
+}
+
+/** Throws for a key past its expiry, or a rotated-out key past its grace period. */
+function refuseStale(entry: Entry): void {
+  const now = Date.now();
+  if (entry.graceUntil !== undefined && now >= entry.graceUntil)
+    throw new GatewayError(
+      ErrorCodes.UNAUTHENTICATED,
+      `API key replaced: its grace period ended at ${new Date(entry.graceUntil).toISOString()}`,
+    );
+  if (entry.expiresAt !== undefined && now >= entry.expiresAt)
+    throw new GatewayError(
+      ErrorCodes.UNAUTHENTICATED,
+      `API key expired at ${new Date(entry.expiresAt).toISOString()}`,
+    );
 }
 
 const anonymousInfo: ClientInfo = {
@@ -71,6 +209,11 @@ const anonymousInfo: ClientInfo = {
   admin: true,
   models: undefined,
   budget: undefined,
+  rateLimits: [],
+  source: 'config',
+  expiresAt: undefined,
+  createdAt: undefined,
+  revoked: false,
 };
 
 /** Whether a caller may call this model: an alias by name, `provider/model` by name or glob. */

@@ -9,6 +9,8 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { configAuditView } from './clients/config-view.js';
+import { AuditActions } from './clients/registry.js';
 import type { Config } from './config/schema.js';
 import { createGraphQLHttp } from './graphql/transport/http.js';
 import { createOperationRunner } from './graphql/transport/runner.js';
@@ -150,6 +152,14 @@ export async function createConduit(
     runner,
   });
   const connections = ws.connections;
+  // A runtime client changed (here or on another replica): its sockets are checked again (a
+  // revoked or re-keyed client loses them, 4403), a new budget is seeded, expiries checked.
+  infra.clients.onChange(() => {
+    connections.recheck(services.auth);
+    services
+      .clientsChanged()
+      .catch((error: unknown) => log.warn({ err: error }, 'runtime clients: follow-up failed'));
+  });
 
   return {
     get url() {
@@ -184,9 +194,19 @@ export async function createConduit(
         const was = services.config.providers[name];
         if (!was || keyPoolOf(was) !== keyPoolOf(provider)) await infra.cooldowns.reset(name);
       }
+      const was = services.config;
       services = fresh;
       // A client removed or given another key loses its open WebSockets now.
       const closed = connections.recheck(fresh.auth);
+      await infra.clients
+        .audit({
+          actor: 'config',
+          action: AuditActions.RELOAD,
+          target: null,
+          before: configAuditView(was),
+          after: configAuditView(fresh.config),
+        })
+        .catch((error: unknown) => log.error({ err: error }, 'reload: the audit record failed'));
       log.info(
         { providers: Object.keys(next.providers), clients: next.clients.length, closed },
         'config reloaded',

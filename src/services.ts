@@ -6,6 +6,8 @@
  */
 import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
+import { createExpiryWatcher, type ExpiryWatcher } from './clients/expiry.js';
+import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 import type { Config } from './config/schema.js';
 import { createProviderHealth, type ProviderHealth } from './events/provider-health.js';
 import { createRequestEvents, type RequestEvents } from './events/request-events.js';
@@ -60,6 +62,10 @@ export interface Infrastructure {
   readonly events: RequestEvents;
   /** Providers' circuits and key pools, pushed when they change. */
   readonly health: ProviderHealth;
+  /** Runtime clients (admin mutations), kept in the usage database and synced across replicas. */
+  readonly clients: ClientRegistry;
+  /** Alerts keys expiring soon. */
+  readonly expiry: ExpiryWatcher;
   /**
    * The rate limiters of the config in force, by what defines each (its key prefix, which names
    * the client, and its limits): a reload that leaves a limit as it was keeps counting in the
@@ -94,6 +100,8 @@ export interface Services {
   clientsById(ids: readonly string[]): Promise<(ClientInfo | null)[]>;
   spentUsd(clientId: string): Promise<number>;
   invalidateCache(model?: string): Promise<number>;
+  /** The runtime clients changed: budgets of new ones seeded, expiries checked. */
+  clientsChanged(): Promise<void>;
 }
 
 export async function createInfrastructure(
@@ -156,6 +164,18 @@ export async function createInfrastructure(
     onDrop: () => dropped.inc({ subscription: 'providerHealth' }),
     onError: (error) => log.warn({ err: error }, 'providerHealth could not read the providers'),
   });
+  const spend = createSpendCounters({
+    ...(client && { redis: client }),
+    onStoreError: onStoreError('spend'),
+  });
+  const clients = await createClientRegistry({
+    database: usage.database,
+    redis,
+    pollIntervalMs: config.runtimeClients.pollIntervalMs,
+    log,
+    alerts,
+  });
+  const expiry = createExpiryWatcher({ alerts, marks: spend, log });
   return {
     log,
     metrics,
@@ -165,17 +185,18 @@ export async function createInfrastructure(
     transport,
     cache,
     cooldowns,
-    spend: createSpendCounters({
-      ...(client && { redis: client }),
-      onStoreError: onStoreError('spend'),
-    }),
+    spend,
     breakers,
     latency: new LatencyTracker(),
     alerts,
     events,
     health,
+    clients,
+    expiry,
     limiters: new Map(),
     async close() {
+      expiry.close();
+      await clients.close();
       if (!(await owed.settled(OWED_RECORDS_WAIT_MS))) {
         log.warn({ owed: owed.count }, 'closing the usage store with records still owed');
       }
@@ -204,7 +225,14 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
       createProvider(name, p, infra.transport),
     ]),
   );
-  const auth = createAuthenticator(config.clients);
+  const auth = createAuthenticator(config.clients, infra.clients);
+  for (const runtime of infra.clients.list()) {
+    if (config.clients.some((c) => c.id === runtime.id))
+      log.warn(
+        { client: runtime.id },
+        'a config client has the id of a runtime client: the config client wins',
+      );
+  }
   const pricing = createPricing(config.pricing);
   const priceOf = (target: Target) =>
     providers.get(target.provider)?.type === 'echo'
@@ -238,9 +266,12 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
   );
   const redisClient = infra.redis?.client;
   const limiters = new Map<string, Limiter>();
+  /** Once the services are built, limiters made for runtime clients are in force at once. */
+  let built = false;
   const admitter = createAdmitter({
     config,
     clients: (id) => auth.client(id),
+    known: () => auth.clients(),
     createLimiter: (prefix, limits) => {
       const spec = `${prefix} ${JSON.stringify(limits)}`;
       const limiter =
@@ -255,6 +286,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
           },
         });
       limiters.set(spec, limiter);
+      if (built) infra.limiters.set(spec, limiter);
       return limiter;
     },
     spend: infra.spend,
@@ -304,17 +336,27 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
       }),
   });
 
-  // Budgets are seeded from what the usage store already holds for the current period.
-  const budgeted = config.clients.filter((c) => c.budget);
-  for (const client of budgeted) {
-    const period = periodOf(client.budget!.period);
-    const since = new Date(periodStart(client.budget!.period));
-    const spent = (await usage.spentSince(since, client.id)).get(client.id) ?? 0;
-    await infra.spend.seed(client.id, period, spent);
+  // Budgets are seeded from what the usage store already holds for the current period: the
+  // config's clients now, a runtime client's when it appears with a budget.
+  const seeded = new Set<string>();
+  async function seedBudgets(): Promise<void> {
+    for (const client of auth.clients()) {
+      if (!client.budget || client.revoked) continue;
+      const period = periodOf(client.budget.period);
+      const mark = `${client.id}:${period.key}`;
+      if (seeded.has(mark)) continue;
+      seeded.add(mark);
+      const since = new Date(periodStart(client.budget.period));
+      const spent = (await usage.spentSince(since, client.id)).get(client.id) ?? 0;
+      await infra.spend.seed(client.id, period, spent);
+    }
   }
+  await seedBudgets();
   // Built in full: these are the limiters in force now (the old ones serve only what is running).
   infra.limiters.clear();
   for (const [spec, limiter] of limiters) infra.limiters.set(spec, limiter);
+  built = true;
+  infra.expiry.watch(() => auth.clients(), config.alerts.keyExpiryWarningDays);
 
   const services: Services = {
     config,
@@ -378,6 +420,11 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     },
 
     invalidateCache: (model) => cache.invalidate(model),
+
+    async clientsChanged() {
+      await seedBudgets();
+      await infra.expiry.check();
+    },
   };
   infra.health.use(() => services.providerStatuses());
   return services;

@@ -17,7 +17,7 @@ const origin = z
   );
 
 /** A rate limit over one window: so many requests, or so many tokens, per `perSeconds`. */
-const rateLimit = z
+export const rateLimit = z
   .strictObject({
     requests: positiveInt.optional(),
     tokens: positiveInt.optional(),
@@ -89,6 +89,18 @@ const modelRoute = z.strictObject({
 });
 export type ModelRouteConfig = z.infer<typeof modelRoute>;
 
+/** A client's budget per period, for config clients and runtime ones alike. */
+export const clientBudget = z.strictObject({
+  usd: z.number().nonnegative(),
+  period: z.enum(['day', 'week', 'month']).default('month'),
+  alertAt: z.array(z.number().positive().max(1)).default([0.8, 1]),
+  /**
+   * The answer's ceiling (maxTokens sent upstream) for a request of this client that gives
+   * none, lowered to what the budget still pays for. @default 4096
+   */
+  maxTokens: positiveInt.default(4096),
+});
+
 const client = z
   .strictObject({
     id: z.string().min(1),
@@ -102,18 +114,12 @@ const client = z
     /** Allowed aliases or provider/model globs (`openai/*`); absent: all. */
     models: z.array(z.string().min(1)).optional(),
     rateLimits: z.array(rateLimit).default([]),
-    budget: z
-      .strictObject({
-        usd: z.number().nonnegative(),
-        period: z.enum(['day', 'week', 'month']).default('month'),
-        alertAt: z.array(z.number().positive().max(1)).default([0.8, 1]),
-        /**
-         * The answer's ceiling (maxTokens sent upstream) for a request of this client that gives
-         * none, lowered to what the budget still pays for. @default 4096
-         */
-        maxTokens: positiveInt.default(4096),
-      })
-      .optional(),
+    budget: clientBudget.optional(),
+    /**
+     * When the key stops working (ISO 8601 with an offset or Z): after it, 401 "API key expired
+     * at …"; the alert webhook is told `alerts.keyExpiryWarningDays` before. Absent: never.
+     */
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
   })
   .refine((c) => (c.key === undefined) !== (c.keySha256 === undefined), {
     message: 'give exactly one of key or keySha256',
@@ -270,7 +276,27 @@ export const configSchema = z
         token: z.string().min(1, 'is empty (is its ${VAR} set?)').optional(),
       })
       .prefault({}),
-    alerts: z.strictObject({ webhookUrl: z.url().optional() }).prefault({}),
+    alerts: z
+      .strictObject({
+        webhookUrl: z.url().optional(),
+        /**
+         * How long before a client key's `expiresAt` the webhook is told (`key_expiring`, once
+         * per key and expiry). @default 3
+         */
+        keyExpiryWarningDays: z.number().positive().default(3),
+      })
+      .prefault({}),
+    /** Clients made at run time (GraphQL `createClient`…), kept in the usage database. */
+    runtimeClients: z
+      .strictObject({
+        /**
+         * How often a replica reads the clients' change counter from the database, to see what
+         * another replica changed. With `redis.url` changes are announced over Redis pub/sub
+         * and this poll runs 20 times less often, as a safety net. @default 500
+         */
+        pollIntervalMs: positiveInt.default(500),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         /** @default info */

@@ -51,6 +51,11 @@ export interface BudgetAlert {
 export interface AdmitterDeps {
   config: Config;
   clients: (id: string) => ClientInfo | undefined;
+  /**
+   * The clients known now, whose limiters are made at once: a reload then keeps counting in the
+   * windows of limits it left as they were.
+   */
+  known?: () => readonly ClientInfo[];
   createLimiter: (prefix: string, limits: readonly RateLimit[]) => Limiter;
   spend: SpendCounters;
   /** USD per token (input, output) of a target, for the cost estimate; undefined when unknown. */
@@ -59,6 +64,13 @@ export interface AdmitterDeps {
 }
 
 const noop: Admission = { settle: () => {} };
+
+interface ClientLimits {
+  limiter: Limiter;
+  /** Its tightest token limit. */
+  tokens: RateLimit | undefined;
+  countsTokens: boolean;
+}
 
 type Budget = NonNullable<NonNullable<ReturnType<AdmitterDeps['clients']>>['budget']>;
 
@@ -117,20 +129,31 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     config.rateLimits.perUser.length > 0
       ? deps.createLimiter('conduit:rl:user', config.rateLimits.perUser)
       : undefined;
-  const perClient = new Map(
-    config.clients
-      .filter((c) => c.rateLimits.length > 0)
-      .map((c) => [c.id, deps.createLimiter(`conduit:rl:client:${c.id}`, c.rateLimits)] as const),
+  const sharedCountsTokens = [config.rateLimits.global, config.rateLimits.perUser].some((limits) =>
+    limits.some((l) => l.tokens !== undefined),
   );
-  const countsTokens = [
-    config.rateLimits.global,
-    config.rateLimits.perUser,
-    ...config.clients.map((c) => c.rateLimits),
-  ].some((limits) => limits.some((l) => l.tokens !== undefined));
   const globalTokens = tightestTokens(config.rateLimits.global);
   const perUserTokens = tightestTokens(config.rateLimits.perUser);
-  const perClientTokens = new Map(config.clients.map((c) => [c.id, tightestTokens(c.rateLimits)]));
-  const budgeted = config.clients.some((c) => c.budget);
+
+  /**
+   * A client's own limits, read through `deps.clients` (config and runtime clients alike) and
+   * made once per ClientInfo: a runtime client's update is a new ClientInfo, so new limits apply
+   * at its next request (a limiter with the same limits keeps counting in the same windows).
+   */
+  const perClient = new WeakMap<ClientInfo, ClientLimits>();
+  function limitsOf(client: ClientInfo): ClientLimits {
+    let own = perClient.get(client);
+    if (!own) {
+      own = {
+        limiter: deps.createLimiter(`conduit:rl:client:${client.id}`, client.rateLimits),
+        tokens: tightestTokens(client.rateLimits),
+        countsTokens: client.rateLimits.some((l) => l.tokens !== undefined),
+      };
+      perClient.set(client, own);
+    }
+    return own;
+  }
+  for (const client of deps.known?.() ?? []) if (client.rateLimits.length > 0) limitsOf(client);
 
   /**
    * In-memory marks die with the process, but the spend is seeded from the usage store at start:
@@ -155,8 +178,11 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
   }
 
   /** The tightest token limit that applies to the request, if any. */
-  function tokenLimitOf(request: ChatRequest, caller: Caller): RateLimit | undefined {
-    let tightest = perClientTokens.get(caller.clientId);
+  function tokenLimitOf(
+    request: ChatRequest,
+    own: ClientLimits | undefined,
+  ): RateLimit | undefined {
+    let tightest = own?.tokens;
     for (const limit of [request.user ? perUserTokens : undefined, globalTokens]) {
       if (limit && !(tightest && tightest.tokens! <= limit.tokens!)) tightest = limit;
     }
@@ -184,12 +210,13 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
   function* limit(
     request: ChatRequest,
     caller: Caller,
+    own: ClientLimits | undefined,
+    countsTokens: boolean,
     promptTokens: number,
     answerTokens: number,
   ): Flow<[Limiter, Reservation][]> {
     const checks: [Limiter, string][] = [];
-    const client = perClient.get(caller.clientId);
-    if (client) checks.push([client, caller.clientId]);
+    if (own) checks.push([own.limiter, caller.clientId]);
     if (perUser && request.user) checks.push([perUser, `${caller.clientId}:${request.user}`]);
     if (global) checks.push([global, 'all']);
     const held: [Limiter, Reservation][] = [];
@@ -224,10 +251,12 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     caller: Caller,
     targets: readonly Target[],
     budget: Budget | undefined,
+    own: ClientLimits | undefined,
   ): Flow<Admission> {
+    const countsTokens = sharedCountsTokens || (own?.countsTokens ?? false);
     const promptTokens =
       countsTokens || budget ? estimatePromptTokens(request.messages, request.tools) : 0;
-    const tokenLimit = countsTokens ? tokenLimitOf(request, caller) : undefined;
+    const tokenLimit = countsTokens ? tokenLimitOf(request, own) : undefined;
     if (tokenLimit) refuseImpossible(request, promptTokens, tokenLimit);
     const room = tokenLimit ? tokenLimit.tokens! - promptTokens : Infinity;
     // A budget pays for an answer's ceiling only when answer tokens cost something.
@@ -237,7 +266,7 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
       request.maxTokens ?? (capped ? budget.maxTokens : defaultMaxTokens),
       room,
     );
-    const held = yield* limit(request, caller, promptTokens, answerTokens);
+    const held = yield* limit(request, caller, own, countsTokens, promptTokens, answerTokens);
 
     let period: SpendPeriod | undefined;
     let reservedUsd = 0;
@@ -311,8 +340,10 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
 
   return {
     admit(request, caller, targets) {
-      if (!global && !perUser && !perClient.has(caller.clientId) && !budgeted) return noop;
-      return run(admit(request, caller, targets, deps.clients(caller.clientId)?.budget));
+      const client = deps.clients(caller.clientId);
+      const own = client && client.rateLimits.length > 0 ? limitsOf(client) : undefined;
+      if (!global && !perUser && !own && !client?.budget) return noop;
+      return run(admit(request, caller, targets, client?.budget, own));
     },
 
     spent(clientId) {

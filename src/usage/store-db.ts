@@ -9,6 +9,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
 import { Routes, type Route } from '../gateway/types.js';
+import { auditMigration, clientsMigration, type ClientsDatabase } from '../clients/tables.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -43,7 +44,7 @@ export interface UsageTable {
   route: string;
 }
 
-export interface UsageDatabase {
+export interface UsageDatabase extends ClientsDatabase {
   usage_records: UsageTable;
 }
 
@@ -139,6 +140,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('usage_records').execute();
     },
   },
+  '0002_clients': clientsMigration,
+  '0003_audit_log': auditMigration,
   // The edge of each request: rows written before it came in by GraphQL or chat completions
   // (both unknown by then), and read as `graphql`, the gateway's default.
   '0004_usage_route': {

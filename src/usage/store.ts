@@ -4,7 +4,7 @@
  */
 import type { LogEvent } from 'kysely';
 import { MAX_BATCH, openDatabase, toRow } from './store-db.js';
-import type { UsageRow } from './store-db.js';
+import type { OpenedDatabase, UsageRow } from './store-db.js';
 import { queryUsage, spentSince } from './store-query.js';
 import { createInsert } from './store-insert.js';
 import { createWriter } from './store-writer.js';
@@ -33,6 +33,8 @@ export interface UsageStore {
   /** Cost per client since a time (seeds budget counters); only `clientId`'s when given. */
   spentSince(since: Date, clientId?: string): Promise<Map<string, number>>;
   stats(): { queued: number; dropped: number; written: number };
+  /** The database itself, for the other tables it holds (runtime clients, the audit log). */
+  readonly database: OpenedDatabase;
   /**
    * Flushes, then closes the connection. If the database is down, what could not be written is
    * counted as dropped (onDrop) and close rejects with the error.
@@ -112,6 +114,7 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     query: (filter, groupBy) => queryUsage(opened, filter, groupBy),
     spentSince: (since, clientId) => spentSince(opened, since, clientId),
     stats: () => writer.stats(),
+    database: opened,
     close() {
       closing ??= (async () => {
         let failure: unknown = null;

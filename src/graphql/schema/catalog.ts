@@ -57,7 +57,7 @@ const ModelRouteRef = builder.objectRef<ModelRouteShape>('ModelRoute').implement
   }),
 });
 
-const BudgetPeriodEnum = builder.enumType('BudgetPeriod', {
+export const BudgetPeriodEnum = builder.enumType('BudgetPeriod', {
   values: { DAY: { value: 'day' }, WEEK: { value: 'week' }, MONTH: { value: 'month' } },
 });
 

@@ -1,4 +1,5 @@
 import './catalog.js';
+import './clients.js';
 import './completion.js';
 import './events.js';
 import './usage.js';

@@ -1,0 +1,401 @@
+/**
+ * Clients at run time (admins only): createClient, updateClient, rotateClientKey, revokeClient;
+ * the clients and auditLog cursor connections; and the Client fields they add (source, dates,
+ * lastUsedAt, revoked). The work is done by the registry (`clients/registry.ts`).
+ */
+import DataLoader from 'dataloader';
+import type { ClientInfo } from '../../auth.js';
+import { badInput, ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import type { Caller } from '../../gateway/types.js';
+import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import { BudgetPeriodEnum, ClientRef } from './catalog.js';
+import { fromCursor, PageInfoRef, pageSize, toCursor, type PageInfoShape } from './page-info.js';
+
+function requireAdmin(caller: Caller, what: string): void {
+  if (!caller.admin) throw new GatewayError(ErrorCodes.FORBIDDEN, `${what} is for admins`);
+}
+
+const ClientSourceEnum = builder.enumType('ClientSource', {
+  values: {
+    CONFIG: { value: 'config', description: 'From the config file; changed there.' },
+    RUNTIME: { value: 'runtime', description: 'Made by createClient; kept in the database.' },
+  },
+});
+
+const ClientOperationsEnum = builder.enumType('ClientOperations', {
+  values: {
+    ANY: { value: 'any', description: 'Any document.' },
+    PERSISTED: { value: 'persisted', description: 'Only trusted (persisted) documents.' },
+  },
+});
+
+/** lastUsedAt for every Client of one operation, in one query. */
+const lastUsedLoaders = new WeakMap<Context, DataLoader<string, number | null>>();
+function lastUsedLoader(context: Context): DataLoader<string, number | null> {
+  let loader = lastUsedLoaders.get(context);
+  if (!loader) {
+    loader = new DataLoader(async (ids) => {
+      await context.services.usage.flush().catch(() => {});
+      const last = await context.services.infra.clients.lastUsed(ids);
+      return ids.map((id) => last.get(id) ?? null);
+    });
+    lastUsedLoaders.set(context, loader);
+  }
+  return loader;
+}
+
+builder.objectFields(ClientRef, (t) => ({
+  source: t.field({ type: ClientSourceEnum, resolve: (c) => c.source }),
+  createdAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'Runtime clients only.',
+    resolve: (c) => c.createdAt ?? null,
+  }),
+  expiresAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'When its key stops working; null: never.',
+    resolve: (c) => c.expiresAt ?? null,
+  }),
+  revoked: t.boolean({ resolve: (c) => c.revoked }),
+  lastUsedAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description: 'Its latest request in the usage records; null: none.',
+    resolve: async (c, _, context) => {
+      const last = await lastUsedLoader(context).load(c.id);
+      return last === null ? null : new Date(last);
+    },
+  }),
+}));
+
+const RateLimitInput = builder.inputType('RateLimitInput', {
+  description: 'So many requests, or so many tokens (give one), per perSeconds.',
+  fields: (t) => ({
+    requests: t.int(),
+    tokens: t.int(),
+    perSeconds: t.int({ required: true }),
+  }),
+});
+
+const BudgetInput = builder.inputType('BudgetInput', {
+  fields: (t) => ({
+    usd: t.float({ required: true }),
+    period: t.field({ type: BudgetPeriodEnum, description: 'Default MONTH.' }),
+    alertAt: t.floatList({ description: 'Fractions of usd that alert; default [0.8, 1].' }),
+    maxTokens: t.int({ description: 'Answer ceiling when a request gives none; default 4096.' }),
+  }),
+});
+
+const settingsFields = {
+  models: 'Allowed aliases and provider/model globs; null: all.',
+  limits: 'Rate limits of this client.',
+  budget: 'USD per period; null: none.',
+  admin: 'Admins manage clients and see all usage. Default false.',
+  origins: 'Browser origins allowed for this client.',
+  operations: 'ANY (default) or PERSISTED documents only.',
+  expiresAt: 'When the key stops working; null: never.',
+} as const;
+
+const CreateClientInput = builder.inputType('CreateClientInput', {
+  fields: (t) => ({
+    id: t.string({ required: true, description: 'Not the id of a config client.' }),
+    models: t.stringList({ description: settingsFields.models }),
+    limits: t.field({ type: [RateLimitInput], description: settingsFields.limits }),
+    budget: t.field({ type: BudgetInput, description: settingsFields.budget }),
+    admin: t.boolean({ description: settingsFields.admin }),
+    origins: t.stringList({ description: settingsFields.origins }),
+    operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
+  }),
+});
+
+const UpdateClientInput = builder.inputType('UpdateClientInput', {
+  description: 'A field left out stays as it is; null clears it.',
+  fields: (t) => ({
+    models: t.stringList({ description: settingsFields.models }),
+    limits: t.field({ type: [RateLimitInput], description: settingsFields.limits }),
+    budget: t.field({ type: BudgetInput, description: settingsFields.budget }),
+    admin: t.boolean({ description: settingsFields.admin }),
+    origins: t.stringList({ description: settingsFields.origins }),
+    operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
+  }),
+});
+
+/** Null inside an object means "not given" (only a whole setting may be cleared with null). */
+const withoutNulls = (value: unknown): unknown =>
+  value && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+    : value;
+
+/**
+ * GraphQL input → the registry's settings: what was left out stays out; a null that means
+ * nothing (admin, limits, origins, operations) is refused by the registry's schema.
+ */
+function settingsOf(input: Record<string, unknown>): Record<string, unknown> {
+  const { id: _id, ...rest } = input;
+  const settings: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(rest)) {
+    if (value === undefined) continue;
+    if (name === 'budget') settings.budget = withoutNulls(value);
+    else if (name === 'limits' && Array.isArray(value)) settings.limits = value.map(withoutNulls);
+    else settings[name] = value;
+  }
+  return settings;
+}
+
+interface IssuedShape {
+  client: ClientInfo;
+  key: string;
+  previousKeyValidUntil: Date | null;
+}
+
+const IssuedKeyRef = builder.objectRef<IssuedShape>('IssuedClientKey').implement({
+  description: 'A client and its new key. The key is shown this once: only its SHA-256 is kept.',
+  fields: (t) => ({
+    client: t.field({ type: ClientRef, resolve: (r) => r.client }),
+    key: t.exposeString('key'),
+    previousKeyValidUntil: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'rotateClientKey: until when the replaced key still works.',
+      resolve: (r) => r.previousKeyValidUntil,
+    }),
+  }),
+});
+
+/** The ClientInfo the authenticator now holds for a runtime client just changed. */
+function infoOf(context: Context, id: string): ClientInfo {
+  const info = context.services.auth.client(id);
+  if (!info) throw new Error(`runtime client ${id} is not known after its change`);
+  return info;
+}
+
+builder.mutationField('createClient', (t) =>
+  t.field({
+    type: IssuedKeyRef,
+    description: 'Admin only: a runtime client and its key (shown once).',
+    args: { input: t.arg({ type: CreateClientInput, required: true }) },
+    resolve: async (_, { input }, context) => {
+      const { caller, services } = context;
+      requireAdmin(caller, 'createClient');
+      const reserved = new Set(services.config.clients.map((c) => c.id));
+      const { client, key } = await services.infra.clients.create(
+        caller.clientId,
+        input.id,
+        settingsOf(input),
+        reserved,
+      );
+      return { client: infoOf(context, client.id), key, previousKeyValidUntil: null };
+    },
+  }),
+);
+
+builder.mutationField('updateClient', (t) =>
+  t.field({
+    type: ClientRef,
+    description: 'Admin only: changes a runtime client; left-out fields stay, null clears.',
+    args: {
+      id: t.arg.id({ required: true }),
+      input: t.arg({ type: UpdateClientInput, required: true }),
+    },
+    resolve: async (_, { id, input }, context) => {
+      requireAdmin(context.caller, 'updateClient');
+      const client = await context.services.infra.clients.update(
+        context.caller.clientId,
+        String(id),
+        settingsOf(input),
+      );
+      return infoOf(context, client.id);
+    },
+  }),
+);
+
+builder.mutationField('rotateClientKey', (t) =>
+  t.field({
+    type: IssuedKeyRef,
+    description:
+      'Admin only: a new key for a runtime client (shown once); the old one keeps working for graceSeconds, then stops.',
+    args: {
+      id: t.arg.id({ required: true }),
+      graceSeconds: t.arg.int({ defaultValue: 0 }),
+    },
+    resolve: async (_, { id, graceSeconds }, context) => {
+      requireAdmin(context.caller, 'rotateClientKey');
+      const { client, key } = await context.services.infra.clients.rotate(
+        context.caller.clientId,
+        String(id),
+        graceSeconds ?? 0,
+      );
+      return {
+        client: infoOf(context, client.id),
+        key,
+        previousKeyValidUntil:
+          client.previousKeyUntil === null ? null : new Date(client.previousKeyUntil),
+      };
+    },
+  }),
+);
+
+builder.mutationField('revokeClient', (t) =>
+  t.field({
+    type: ClientRef,
+    description: 'Admin only: a runtime client stops working at once, on every replica.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_, { id }, context) => {
+      requireAdmin(context.caller, 'revokeClient');
+      const client = await context.services.infra.clients.revoke(
+        context.caller.clientId,
+        String(id),
+      );
+      return infoOf(context, client.id);
+    },
+  }),
+);
+
+interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+interface ConnectionShape<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfoShape;
+}
+
+const ClientEdgeRef = builder.objectRef<Edge<ClientInfo>>('ClientEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: ClientRef, resolve: (e) => e.node }),
+  }),
+});
+
+const ClientConnectionRef = builder
+  .objectRef<ConnectionShape<ClientInfo>>('ClientConnection')
+  .implement({
+    fields: (t) => ({
+      edges: t.field({ type: [ClientEdgeRef], resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
+    }),
+  });
+
+function firstOf(first: number | null | undefined, fallback: number, max: number): number {
+  try {
+    return pageSize(first, fallback, max);
+  } catch (error) {
+    throw badInput('first', (error as Error).message);
+  }
+}
+
+function afterOf(kind: string, after: string | null | undefined): string | undefined {
+  if (after === null || after === undefined) return undefined;
+  const value = fromCursor(kind, after);
+  if (value === undefined) throw badInput('after', 'after is not a cursor of this list');
+  return value;
+}
+
+builder.queryField('clients', (t) =>
+  t.field({
+    type: ClientConnectionRef,
+    description: 'Admin only: every client, config and runtime (revoked ones too), by id.',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: (_, { first, after }, { caller, services }) => {
+      requireAdmin(caller, 'clients');
+      const size = firstOf(first, 50, 500);
+      const from = afterOf('client', after);
+      const all = [...services.auth.clients()]
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .filter((c) => from === undefined || c.id > from);
+      const page = all.slice(0, size);
+      const edges = page.map((node) => ({ cursor: toCursor('client', node.id), node }));
+      return {
+        edges,
+        pageInfo: { hasNextPage: all.length > size, endCursor: edges.at(-1)?.cursor ?? null },
+      };
+    },
+  }),
+);
+
+interface AuditShape {
+  id: number;
+  time: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+}
+
+const AuditEntryRef = builder.objectRef<AuditShape>('AuditEntry').implement({
+  description: 'One change: who made it, what, when, and the state before and after (no secrets).',
+  fields: (t) => ({
+    id: t.id({ resolve: (e) => String(e.id) }),
+    time: t.field({ type: 'DateTime', resolve: (e) => new Date(e.time) }),
+    actor: t.exposeString('actor', { description: 'The client id, or `config` for a reload.' }),
+    action: t.exposeString('action', {
+      description:
+        'client.create | client.update | client.rotate_key | client.revoke | config.reload',
+    }),
+    target: t.exposeString('target', { nullable: true, description: 'The client id changed.' }),
+    before: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.before }),
+    after: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.after }),
+  }),
+});
+
+const AuditEdgeRef = builder.objectRef<Edge<AuditShape>>('AuditEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: AuditEntryRef, resolve: (e) => e.node }),
+  }),
+});
+
+const AuditConnectionRef = builder
+  .objectRef<ConnectionShape<AuditShape>>('AuditConnection')
+  .implement({
+    fields: (t) => ({
+      edges: t.field({ type: [AuditEdgeRef], resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
+    }),
+  });
+
+const AuditFilterInput = builder.inputType('AuditFilter', {
+  fields: (t) => ({
+    action: t.string(),
+    target: t.string({ description: 'A client id.' }),
+    since: t.field({ type: 'DateTime', description: 'Inclusive.' }),
+    until: t.field({ type: 'DateTime', description: 'Exclusive.' }),
+  }),
+});
+
+builder.queryField('auditLog', (t) =>
+  t.field({
+    type: AuditConnectionRef,
+    description: 'Admin only: the audit log, newest first.',
+    args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: AuditFilterInput }) },
+    resolve: async (_, { first, after, filter }, { caller, services }) => {
+      requireAdmin(caller, 'auditLog');
+      const size = firstOf(first, 50, 500);
+      const from = afterOf('audit', after);
+      const beforeId = from === undefined ? undefined : Number(from);
+      if (beforeId !== undefined && !Number.isInteger(beforeId))
+        throw badInput('after', 'after is not a cursor of this list');
+      const rows = await services.infra.clients.auditLog({
+        first: size + 1,
+        beforeId,
+        action: filter?.action ?? undefined,
+        target: filter?.target ?? undefined,
+        since: filter?.since ?? undefined,
+        until: filter?.until ?? undefined,
+      });
+      const edges = rows
+        .slice(0, size)
+        .map((node) => ({ cursor: toCursor('audit', node.id), node }));
+      return {
+        edges,
+        pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null },
+      };
+    },
+  }),
+);
