@@ -12,6 +12,15 @@ export interface ClientInfo {
   admin: boolean;
   models: readonly string[] | undefined;
   budget: ClientConfig['budget'];
+  /**
+   * A short fingerprint of the client's key (never the key): session tokens carry it, and a
+   * token whose client has another key now is refused. Undefined for `anonymous`.
+   */
+  keyId?: string | undefined;
+  /** Browser origins its credentials may be used from; undefined: `server.cors.origins`. */
+  origins?: readonly string[] | undefined;
+  /** Whether it may send any document or only its manifest's, by hash. */
+  operations?: ClientConfig['operations'];
 }
 
 export interface Authenticator {
@@ -26,6 +35,10 @@ export interface Authenticator {
 /** A string digest is several times quicker to make than a Buffer one (node:crypto `hash`). */
 const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex'), 'hex');
 
+/** The fingerprint of a key's SHA-256 (hex): 12 characters of a hash of it. */
+export const keyIdOf = (keySha256: string): string =>
+  hash('sha256', `conduit-key-id:${keySha256.toLowerCase()}`, 'base64url').slice(0, 12);
+
 export const anonymous: Caller = Object.freeze({ clientId: 'anonymous', admin: true });
 
 export function createAuthenticator(configs: readonly ClientConfig[]): Authenticator {
@@ -36,7 +49,15 @@ export function createAuthenticator(configs: readonly ClientConfig[]): Authentic
       admin: c.admin,
       ...(c.models && { models: Object.freeze([...c.models]) }),
     }) as Caller,
-    info: { id: c.id, admin: c.admin, models: c.models, budget: c.budget },
+    info: {
+      id: c.id,
+      admin: c.admin,
+      models: c.models,
+      budget: c.budget,
+      keyId: keyIdOf(c.keySha256 ?? hash('sha256', c.key!, 'hex')),
+      origins: c.origins,
+      operations: c.operations,
+    },
   }));
   const byId = new Map(entries.map((e) => [e.info.id, e.info]));
 

@@ -65,7 +65,8 @@ export async function createConduit(
   let services = await createServices(config, infra);
   const yoga = createConduitYoga(() => services);
   const { maxBodyBytes } = config.server;
-  const cors = createCors(config.server.cors.origins);
+  // The server's origins and every client's own: a reload may change the clients'.
+  const cors = createCors(() => services.access.origins);
   const runner = createOperationRunner(yoga);
   const graphql = createGraphQLHttp(yoga, { maxBodyBytes, cors, runner });
 
@@ -106,7 +107,10 @@ export async function createConduit(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url?.split('?', 1)[0];
-    if (path === '/graphql') return graphql(req, res);
+    if (path === '/graphql') {
+      if (cors.preflight(req, res)) return;
+      return graphql(req, res);
+    }
     if (path?.startsWith('/v1/')) {
       if (cors.preflight(req, res)) return;
       cors.apply(req, res);
@@ -183,7 +187,7 @@ export async function createConduit(
       }
       services = fresh;
       // A client removed or given another key loses its open WebSockets now.
-      const closed = connections.recheck(fresh.auth);
+      const closed = connections.recheck(fresh.auth, fresh.access.lapsed);
       log.info(
         { providers: Object.keys(next.providers), clients: next.clients.length, closed },
         'config reloaded',

@@ -4,6 +4,7 @@
  * from one config (providers, routing, clients, limits, the gateway) are rebuilt on reload and
  * swapped in, while requests already running finish on the old ones.
  */
+import { createAccess, type Access } from './access/credentials.js';
 import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
 import type { Config } from './config/schema.js';
@@ -74,6 +75,8 @@ export interface Services {
   readonly config: Config;
   readonly infra: Infrastructure;
   readonly auth: Authenticator;
+  /** Keys and tokens (session tokens, external JWTs): what the edges authenticate with. */
+  readonly access: Access;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly router: Router;
   readonly keys: KeyPools;
@@ -175,6 +178,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     ]),
   );
   const auth = createAuthenticator(config.clients);
+  const access = await createAccess(config, auth);
   const pricing = createPricing(config.pricing);
   const priceOf = (target: Target) =>
     providers.get(target.provider)?.type === 'echo'
@@ -289,6 +293,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     config,
     infra,
     auth,
+    access,
     providers,
     router,
     keys,

@@ -24,6 +24,8 @@ export interface ServerContext {
   caller?: Caller;
   /** The `Authorization` header, when there is no fetch Request to read it from. */
   authorization?: string | null;
+  /** The `Origin` header, likewise (a credential's client may list its own origins). */
+  origin?: string | null;
   /** The operation's Cancel, aborted when its client goes away: the gateway's signal. */
   cancel?: Cancel;
 }
@@ -64,14 +66,13 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
   // Server settings take a restart (a reload keeps them): read once.
   const limits = useDocumentLimits(services().config.server.graphql);
 
-  // Server settings never change on reload: one Cors for the life of the server.
+  // One Cors for the life of the server, reading the origins in force (clients' change on reload).
   let cors: Cors | undefined;
 
   return createYoga<ServerContext, Context>({
     schema,
     // The transport and REST answer from the same list (`http/cors.ts`).
-    cors: (request) =>
-      (cors ??= createCors(services().config.server.cors.origins)).yogaOptions(request),
+    cors: (request) => (cors ??= createCors(() => services().access.origins)).yogaOptions(request),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
@@ -80,16 +81,29 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     graphiql: graphiqlOptions,
     renderGraphiQL: renderPage,
     plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
-    context: ({ request, caller, authorization, cancel }) => {
+    context: ({ request, caller, authorization, origin, cancel }) => {
       const current = services();
       // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
       const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
         if (caller) return createContext(caller, current, signal);
-        const who = current.auth.authenticate(
+        const who = current.access.authenticate(
           authorization !== undefined ? authorization : request.headers.get('authorization'),
         );
+        const originOf = () => (origin !== undefined ? origin : request.headers.get('origin'));
+        if (who instanceof Promise) {
+          return who.then(
+            (verified) => {
+              current.access.checkOrigin(verified, originOf());
+              return createContext(verified, current, signal);
+            },
+            (error: unknown) => {
+              throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+            },
+          );
+        }
+        current.access.checkOrigin(who, originOf());
         return createContext(who, current, signal);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
