@@ -78,7 +78,9 @@ export async function createExternalJwt(settings: Settings): Promise<ExternalJwt
       let models: string[] | undefined;
       if (claims.models !== undefined) {
         const value = payload[claims.models];
-        if (typeof value === 'string') models = value.split(/\s+/).filter(Boolean);
+        // Absent: the client's models; present but not a list of names: none.
+        if (value === undefined) models = undefined;
+        else if (typeof value === 'string') models = value.split(/\s+/).filter(Boolean);
         else if (Array.isArray(value) && value.every((m) => typeof m === 'string'))
           models = value as string[];
         else models = [];
