@@ -1,6 +1,6 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel, cancelFollowing } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
@@ -62,6 +62,34 @@ function executeOperation(args: ExecutionArgs): ReturnType<typeof execute> {
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown }).then === 'function';
 
+/**
+ * No CORS headers for a credential used from an origin its client does not list (the context
+ * then refuses the request, 403): the page reads neither answer nor refusal.
+ */
+function withoutRefusedOrigin(
+  access: Services['access'],
+  request: Request,
+  options: CORSOptions,
+): CORSOptions | Promise<CORSOptions> {
+  const authorization = request.headers.get('authorization');
+  if (!authorization) return options;
+  const decide = (caller: Caller): CORSOptions => {
+    try {
+      access.checkOrigin(caller, request.headers.get('origin'));
+      return options;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    const who = access.authenticate(authorization);
+    // A credential refused is the context's to answer (401), with the CORS headers.
+    return who instanceof Promise ? who.then(decide, () => options) : decide(who);
+  } catch {
+    return options;
+  }
+}
+
 export function createConduitYoga(services: () => Services): ConduitYoga {
   // Server settings take a restart (a reload keeps them): read once.
   const limits = useDocumentLimits(services().config.server.graphql);
@@ -72,7 +100,13 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
   return createYoga<ServerContext, Context>({
     schema,
     // The transport and REST answer from the same list (`http/cors.ts`).
-    cors: (request) => (cors ??= createCors(() => services().access.origins)).yogaOptions(request),
+    cors: (request) => {
+      const options = (cors ??= createCors(() => services().access.origins)).yogaOptions(request);
+      const { access } = services();
+      if (options === false || !access.perClientOrigins || request.method === 'OPTIONS')
+        return options;
+      return withoutRefusedOrigin(access, request, options);
+    },
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
