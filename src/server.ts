@@ -9,6 +9,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isPersistedCaller } from './access/persisted-plugin.js';
 import type { Config } from './config/schema.js';
 import { createGraphQLHttp } from './graphql/transport/http.js';
 import { createOperationRunner } from './graphql/transport/runner.js';
@@ -68,7 +69,13 @@ export async function createConduit(
   // The server's origins and every client's own: a reload may change the clients'.
   const cors = createCors(() => services.access.origins);
   const runner = createOperationRunner(yoga);
-  const graphql = createGraphQLHttp(yoga, { maxBodyBytes, cors, runner });
+  const graphql = createGraphQLHttp(yoga, {
+    maxBodyBytes,
+    cors,
+    runner,
+    leaveToYoga: (req) =>
+      services.access.persisted && isPersistedCaller(services, req.headers.authorization),
+  });
 
   let url = '';
   let stopping = false;

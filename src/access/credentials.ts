@@ -17,6 +17,7 @@ import { ErrorCodes, GatewayError } from '../gateway/errors.js';
 import type { Caller } from '../gateway/types.js';
 import { createExternalJwt } from './external-jwt.js';
 import { narrowModels } from './models.js';
+import { loadManifests } from './persisted.js';
 import { createSessionTokens, unauthenticated, type SessionTokens } from './session-tokens.js';
 
 export interface Access {
@@ -43,6 +44,10 @@ export interface Access {
    * list; clients that list none leave it to `server.cors.origins`.
    */
   checkOrigin(caller: Caller, origin: string | null | undefined): void;
+  /** Whether some client may run only its persisted documents. */
+  readonly persisted: boolean;
+  /** The manifest of the caller's client when it is persisted (hash → document). */
+  documentsOf(caller: Caller): ReadonlyMap<string, string> | undefined;
 }
 
 /** Verified tokens kept at most; past it the oldest go. */
@@ -64,6 +69,10 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
     : undefined;
   const external = config.auth.jwt ? await createExternalJwt(config.auth.jwt) : undefined;
   const perClientOrigins = auth.clients().some((c) => c.origins !== undefined);
+  const manifests = loadManifests(auth.clients());
+  const persisted = manifests.size > 0;
+  const documentsOf: Access['documentsOf'] = (caller) =>
+    persisted ? manifests.get(caller.clientId) : undefined;
   const origins = new Set(config.server.cors.origins);
   for (const client of auth.clients())
     for (const origin of client.origins ?? []) origins.add(origin);
@@ -88,6 +97,8 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       authenticate: (authorization) => auth.authenticate(authorization),
       lapsed: () => undefined,
       checkOrigin,
+      persisted,
+      documentsOf,
     };
   }
 
@@ -195,6 +206,8 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
     },
 
     checkOrigin,
+    persisted,
+    documentsOf,
   };
 }
 

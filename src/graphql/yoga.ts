@@ -1,5 +1,6 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
+import { usePersistedDocuments } from '../access/persisted-plugin.js';
 import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel, cancelFollowing } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
@@ -114,7 +115,15 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     parserAndValidationCache: createDocumentCaches(),
     graphiql: graphiqlOptions,
     renderGraphiQL: renderPage,
-    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
+    // Trusted documents (`access/persisted.ts`): `documentId` is the plain form of their id.
+    extraParamNames: ['documentId'],
+    plugins: [
+      usePersistedDocuments(services),
+      ...limits,
+      useErrorCodes(),
+      executeWithGraphQLJs,
+      useChunkPlans,
+    ],
     context: ({ request, caller, authorization, origin, cancel }) => {
       const current = services();
       // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.

@@ -36,6 +36,11 @@ export interface GraphQLHttpOptions {
   cors: Cors;
   /** The runner shared with the other edges; one over `yoga` by default. */
   runner?: OperationRunner;
+  /**
+   * Whether a request goes to Yoga's handler whatever it is (a persisted-only client's: the
+   * trusted-documents plugin is Yoga's); undefined when no client is persisted.
+   */
+  leaveToYoga?: (req: IncomingMessage) => boolean | Promise<boolean>;
 }
 
 /** A stand-in for the Fetch API's Response: `processRegularResult` only constructs one. */
@@ -132,6 +137,9 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     if (!mode) return replay(req, res, body);
     const params = paramsOf(body);
     if (!params) return replay(req, res, body);
+    const leave = options.leaveToYoga?.(req);
+    if (leave === true || (leave instanceof Promise && (await leave)))
+      return replay(req, res, body);
 
     const authorization = req.headers.authorization ?? null;
     const origin = req.headers.origin ?? null;

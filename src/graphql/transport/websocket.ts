@@ -12,6 +12,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { resolvePersisted } from '../../access/persisted.js';
 import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
@@ -111,10 +112,22 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         }
         // Runs on its own Cancel, aborted when the connection closes, and counts as in flight
         // from now: a mutation reaches onOperation only once it has run.
+        // A persisted-only client: its document by the id it sends, before anything is parsed.
+        let query = payload.query;
+        const documents = ctx.extra.caller && services().access.documentsOf(ctx.extra.caller);
+        if (documents) {
+          const resolved = resolvePersisted(documents, {
+            ...payload,
+            documentId: (payload as { documentId?: unknown }).documentId,
+          });
+          if ('code' in resolved)
+            return [new GraphQLError(resolved.message, { extensions: { code: resolved.code } })];
+          query = resolved.query;
+        }
         const cancel = new Cancel();
         const checked = runner.check(
           {
-            query: payload.query,
+            query,
             variables: payload.variables ?? null,
             operationName: payload.operationName ?? null,
             extensions: payload.extensions ?? null,
