@@ -134,20 +134,20 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
         const who = current.access.authenticate(
           authorization !== undefined ? authorization : request.headers.get('authorization'),
         );
-        const originOf = () => (origin !== undefined ? origin : request.headers.get('origin'));
-        if (who instanceof Promise) {
-          return who.then(
-            (verified) => {
-              current.access.checkOrigin(verified, originOf());
-              return createContext(verified, current, signal);
-            },
-            (error: unknown) => {
-              throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
-            },
-          );
-        }
-        current.access.checkOrigin(who, originOf());
-        return createContext(who, current, signal);
+        const admit = (verified: Caller): Context => {
+          if (current.access.perClientOrigins)
+            current.access.checkOrigin(
+              verified,
+              origin !== undefined ? origin : request.headers.get('origin'),
+            );
+          return createContext(verified, current, signal);
+        };
+        // A token not verified before: its signature is checked (asynchronously) once.
+        if (who instanceof Promise)
+          return who.then(admit).catch((error: unknown) => {
+            throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+          });
+        return admit(who);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
       }
