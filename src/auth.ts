@@ -30,6 +30,15 @@ export interface ClientInfo {
   createdAt: Date | undefined;
   /** A revoked runtime client: listed, never let in. */
   revoked: boolean;
+  /**
+   * A short fingerprint of the client's key (never the key): session tokens carry it, and a
+   * token whose client has another key now is refused. Undefined for `anonymous`.
+   */
+  keyId?: string | undefined;
+  /** Browser origins its credentials may be used from; undefined: `server.cors.origins`. */
+  origins?: readonly string[] | undefined;
+  /** Whether it may send any document or only its manifest's, by hash. */
+  operations?: ClientConfig['operations'];
 }
 
 /** The runtime clients as the registry holds them (`clients/registry.ts`). */
@@ -42,6 +51,8 @@ export interface RuntimeClients {
 export interface Authenticator {
   /** True when there are no clients at all: calls are open. */
   readonly open: boolean;
+  /** Moves whenever the runtime clients change (what is derived from the list is made again). */
+  readonly version: number;
   /** `Bearer <key>` (or the bare key) → Caller; throws UNAUTHENTICATED. */
   authenticate(authorization: string | undefined | null): Caller;
   client(id: string): ClientInfo | undefined;
@@ -50,6 +61,10 @@ export interface Authenticator {
 
 /** A string digest is several times quicker to make than a Buffer one (node:crypto `hash`). */
 const sha256 = (text: string): Buffer => Buffer.from(hash('sha256', text, 'hex'), 'hex');
+
+/** The fingerprint of a key's SHA-256 (hex): 12 characters of a hash of it. */
+export const keyIdOf = (keySha256: string): string =>
+  hash('sha256', `conduit-key-id:${keySha256.toLowerCase()}`, 'base64url').slice(0, 12);
 
 export const anonymous: Caller = Object.freeze({ clientId: 'anonymous', admin: true });
 
@@ -82,6 +97,9 @@ function configEntry(c: ClientConfig): Entry {
     expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
     createdAt: undefined,
     revoked: false,
+    keyId: keyIdOf(c.keySha256 ?? hash('sha256', c.key!, 'hex')),
+    origins: c.origins,
+    operations: c.operations,
   };
   return {
     digest: c.keySha256 ? Buffer.from(c.keySha256, 'hex') : sha256(c.key!),
@@ -103,6 +121,10 @@ function runtimeEntries(c: RuntimeClient): { info: ClientInfo; entries: Entry[] 
     expiresAt: c.expiresAt === null ? undefined : new Date(c.expiresAt),
     createdAt: new Date(c.createdAt),
     revoked: c.revokedAt !== null,
+    // A rotation or a revocation changes it, which ends the client's session tokens.
+    keyId: c.revokedAt === null ? keyIdOf(c.keySha256) : undefined,
+    origins: c.origins.length > 0 ? c.origins : undefined,
+    operations: { mode: 'arbitrary' },
   };
   const caller = callerOf(info);
   const expiresAt = c.expiresAt ?? undefined;
@@ -155,6 +177,10 @@ export function createAuthenticator(
   return {
     get open() {
       return isOpen();
+    },
+    get version() {
+      current();
+      return built;
     },
 
     authenticate(authorization) {

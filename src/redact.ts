@@ -73,6 +73,9 @@ export function secretsOf(config: SecretSources): string[] {
   for (const provider of Object.values(config.providers)) secrets.push(...provider.keys);
   for (const client of config.clients) if (client.key) secrets.push(client.key);
   if (config.metrics.token) secrets.push(config.metrics.token);
+  const sessionTokens = config.auth?.sessionTokens;
+  if (sessionTokens?.secret) secrets.push(sessionTokens.secret);
+  if (sessionTokens?.privateKey) secrets.push(sessionTokens.privateKey);
   const webhook = config.alerts.webhookUrl;
   if (webhook) secrets.push(webhook, ...urlSecrets(webhook, true));
   if (config.redis) secrets.push(...urlSecrets(config.redis.url, false));
@@ -91,6 +94,9 @@ export interface SecretSources {
   redis?: { url: string } | undefined;
   database: { url: string };
   metrics: { token?: string | undefined };
+  auth?: {
+    sessionTokens?: { secret?: string | undefined; privateKey?: string | undefined } | undefined;
+  };
 }
 
 /** The user info of a URL and, with `withPath`, its path and query (a webhook's token). */

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { configAuditView } from './clients/config-view.js';
 import { AuditActions } from './clients/registry.js';
+import { isPersistedCaller } from './access/persisted-plugin.js';
 import type { Config } from './config/schema.js';
 import { createGraphQLHttp } from './graphql/transport/http.js';
 import { createOperationRunner } from './graphql/transport/runner.js';
@@ -68,9 +69,16 @@ export async function createConduit(
   let services = await createServices(config, infra);
   const yoga = createConduitYoga(() => services);
   const { maxBodyBytes } = config.server;
-  const cors = createCors(config.server.cors.origins);
+  // The server's origins and every client's own: a reload may change the clients'.
+  const cors = createCors(() => services.access.origins);
   const runner = createOperationRunner(yoga);
-  const graphql = createGraphQLHttp(yoga, { maxBodyBytes, cors, runner });
+  const graphql = createGraphQLHttp(yoga, {
+    maxBodyBytes,
+    cors,
+    runner,
+    leaveToYoga: (req) =>
+      services.access.persisted && isPersistedCaller(services, req.headers.authorization),
+  });
   const dashboard = createDashboard();
 
   let url = '';
@@ -110,7 +118,10 @@ export async function createConduit(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url?.split('?', 1)[0];
-    if (path === '/graphql') return graphql(req, res);
+    if (path === '/graphql') {
+      if (cors.preflight(req, res)) return;
+      return graphql(req, res);
+    }
     if (path?.startsWith('/v1/')) {
       if (cors.preflight(req, res)) return;
       cors.apply(req, res);
@@ -197,7 +208,7 @@ export async function createConduit(
       const was = services.config;
       services = fresh;
       // A client removed or given another key loses its open WebSockets now.
-      const closed = connections.recheck(fresh.auth);
+      const closed = connections.recheck(fresh.auth, fresh.access.lapsed);
       await infra.clients
         .audit({
           actor: 'config',

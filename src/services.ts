@@ -4,6 +4,7 @@
  * from one config (providers, routing, clients, limits, the gateway) are rebuilt on reload and
  * swapped in, while requests already running finish on the old ones.
  */
+import { createAccess, type Access } from './access/credentials.js';
 import { createAlerts, type Alerts } from './alerts.js';
 import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo } from './auth.js';
 import { createExpiryWatcher, type ExpiryWatcher } from './clients/expiry.js';
@@ -87,6 +88,8 @@ export interface Services {
   readonly config: Config;
   readonly infra: Infrastructure;
   readonly auth: Authenticator;
+  /** Keys and tokens (session tokens, external JWTs): what the edges authenticate with. */
+  readonly access: Access;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly router: Router;
   readonly keys: KeyPools;
@@ -233,6 +236,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
         'a config client has the id of a runtime client: the config client wins',
       );
   }
+  const access = await createAccess(config, auth);
   const pricing = createPricing(config.pricing);
   const priceOf = (target: Target) =>
     providers.get(target.provider)?.type === 'echo'
@@ -362,6 +366,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     config,
     infra,
     auth,
+    access,
     providers,
     router,
     keys,

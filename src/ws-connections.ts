@@ -30,7 +30,7 @@ export interface Connections {
    * Closes (4403) every connection whose key `auth` no longer lets in as the same client, and
    * gives the others the client's current rights. Returns how many it closed.
    */
-  recheck(auth: Authenticator): number;
+  recheck(auth: Authenticator, lapsed?: (caller: Caller) => string | undefined): number;
   /** Whether the connection may start an operation: open, and not closed by `recheck`. */
   isOpen(ctx: Connection): boolean;
 }
@@ -64,10 +64,20 @@ export function createConnections(): Connections {
       for (const cancel of ctx.extra.operations?.values() ?? []) cancel.abort();
     },
 
-    recheck(auth) {
+    recheck(auth, lapsed) {
       let closed = 0;
       for (const [clientId, open] of [...byClient]) {
         for (const ctx of [...open]) {
+          // A token's connection: kept while the token holds (its client there, same key).
+          const grantee = ctx.extra.caller?.grant ? ctx.extra.caller : undefined;
+          if (grantee) {
+            const reason = lapsed?.(grantee);
+            if (reason === undefined) continue;
+            forget(ctx, clientId);
+            ctx.extra.socket.close(CloseCode.Unauthorized, reason.slice(0, 120));
+            closed++;
+            continue;
+          }
           let caller: Caller | undefined;
           try {
             caller = auth.authenticate(authorizationOf(ctx));

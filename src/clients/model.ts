@@ -41,7 +41,14 @@ export const clientSettings = z.strictObject({
   limits: z.array(rateLimit).optional(),
   budget: clientBudget.nullable().optional(),
   origins: z.array(origin).optional(),
-  operations: z.enum(OperationsModes).optional(),
+  // Trusted documents need a manifest file read at start; a runtime client has none (yet).
+  operations: z
+    .enum(OperationsModes)
+    .refine((mode) => mode !== 'persisted', {
+      message:
+        'PERSISTED needs a manifest, which only a config client can name (clients[].operations)',
+    })
+    .optional(),
   expiresAt: z.date().nullable().optional(),
 });
 export type ClientSettings = z.infer<typeof clientSettings>;

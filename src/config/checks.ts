@@ -42,5 +42,8 @@ export function literalKeys(config: Config, sources: ReadonlyMap<string, StringS
   config.clients.forEach((client, i) => {
     if (client.key !== undefined) check(`clients[${i}].key`, 'use ${VAR} or keySha256');
   });
+  const tokens = config.auth.sessionTokens;
+  if (tokens?.secret !== undefined) check('auth.sessionTokens.secret', 'use ${VAR}');
+  if (tokens?.privateKey !== undefined) check('auth.sessionTokens.privateKey', 'use ${VAR}');
   return warnings;
 }

@@ -120,11 +120,111 @@ const client = z
      * at …"; the alert webhook is told `alerts.keyExpiryWarningDays` before. Absent: never.
      */
     expiresAt: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * Browser origins this client's credentials (its key, its session tokens) may be used from;
+     * a request from another origin is refused (403, no CORS headers). Absent: `server.cors.origins`.
+     */
+    origins: z.array(origin).optional(),
+    /**
+     * `arbitrary`: any document; `persisted`: only the documents of `manifest` (GraphQL Codegen's
+     * persisted-documents JSON, hash → document), sent by hash. @default { mode: arbitrary }
+     */
+    operations: z
+      .discriminatedUnion('mode', [
+        z.strictObject({ mode: z.literal('arbitrary') }),
+        z.strictObject({ mode: z.literal('persisted'), manifest: z.string().min(1) }),
+      ])
+      .optional(),
   })
   .refine((c) => (c.key === undefined) !== (c.keySha256 === undefined), {
     message: 'give exactly one of key or keySha256',
   });
 export type ClientConfig = z.infer<typeof client>;
+
+/** A PEM key, written as `${VAR}` (a literal one is warned about, as client keys are). */
+const pem = (kind: string) =>
+  z
+    .string()
+    .min(1, 'is empty (is its ${VAR} set?)')
+    .refine((value) => value.includes(`-----BEGIN ${kind}`), `must be a PEM ${kind.toLowerCase()}`);
+
+/**
+ * Credentials besides client keys (see docs/access.md). Session tokens: short-lived JWTs a
+ * client's backend mints (`createSessionToken`) for its browser users. External JWTs: tokens of
+ * the app's own identity provider.
+ */
+const auth = z
+  .strictObject({
+    sessionTokens: z
+      .strictObject({
+        /** HS256 secret (at least 32 characters), as `${VAR}`; or give privateKey + publicKey. */
+        secret: z
+          .string()
+          .min(32, 'must be at least 32 characters (is its ${VAR} set?)')
+          .optional(),
+        /** PEM PKCS#8 private key, with `publicKey` (SPKI) and `algorithm`. */
+        privateKey: pem('PRIVATE KEY').optional(),
+        publicKey: pem('PUBLIC KEY').optional(),
+        /** For a key pair. @default ES256 */
+        algorithm: z.enum(['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA']).default('ES256'),
+        /** The longest a token may live; a longer ttlSeconds is lowered to it. @default 900 */
+        maxTtlSeconds: positiveInt.default(900),
+        /** `iss` and `aud` of the tokens. @default conduit */
+        issuer: z.string().min(1).default('conduit'),
+      })
+      .refine(
+        (s) => (s.secret === undefined) !== (s.privateKey === undefined),
+        'give exactly one of secret or privateKey (with publicKey)',
+      )
+      .refine(
+        (s) => (s.privateKey === undefined) === (s.publicKey === undefined),
+        'privateKey and publicKey go together',
+      )
+      .optional(),
+    jwt: z
+      .strictObject({
+        /** The `iss` the identity provider writes; tokens of another issuer are not taken. */
+        issuer: z.string().min(1),
+        /** The `aud` expected (one of). */
+        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+        /** Where its signing keys are published (fetched and cached); or give publicKey. */
+        jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** A PEM SPKI public key, when there is no JWKS. */
+        publicKey: pem('PUBLIC KEY').optional(),
+        /** @default [RS256, ES256] */
+        algorithms: z
+          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']))
+          .min(1)
+          .default(['RS256', 'ES256']),
+        /** The least time between two JWKS fetches (an unknown `kid` triggers one). @default 30000 */
+        jwksCooldownMs: positiveInt.default(30_000),
+        /** How long fetched keys are used before they are fetched again. @default 600000 */
+        jwksCacheMaxAgeMs: positiveInt.default(600_000),
+        /** Leeway for exp/nbf. @default 5 */
+        clockToleranceSeconds: z.number().int().nonnegative().default(5),
+        claims: z
+          .strictObject({
+            /** The claim naming the Conduit client; or give `clientId`. */
+            client: z.string().min(1).optional(),
+            /** Every token's client, when no claim names it. */
+            clientId: z.string().min(1).optional(),
+            /** The claim naming the end user. @default sub */
+            user: z.string().min(1).default('sub'),
+            /** A claim listing allowed models (narrows the client's); absent: the client's. */
+            models: z.string().min(1).optional(),
+          })
+          .refine(
+            (c) => (c.client === undefined) !== (c.clientId === undefined),
+            'give exactly one of client (a claim) or clientId',
+          ),
+      })
+      .refine(
+        (j) => (j.jwksUrl === undefined) !== (j.publicKey === undefined),
+        'give exactly one of jwksUrl or publicKey',
+      )
+      .optional(),
+  })
+  .prefault({});
 
 /**
  * Limits on a GraphQL document, checked when it is parsed and validated: before the caller's
@@ -259,6 +359,7 @@ export const configSchema = z
       })
       .prefault({}),
     clients: z.array(client).default([]),
+    auth,
     rateLimits: z
       .strictObject({
         global: z.array(rateLimit).default([]),

@@ -118,6 +118,26 @@ function highestPrice(
   return highest;
 }
 
+/** A token user's own budget: its spend counter's id, its period (the client's) and amount. */
+interface UserBudget {
+  id: string;
+  period: SpendPeriod;
+  usd: number;
+}
+
+/** The spend counter of a token's user: apart from the client's, and from any client id. */
+export const userSpendId = (clientId: string, user: string): string => `user\n${clientId}\n${user}`;
+
+function userBudgetOf(caller: Caller, budget: Budget | undefined): UserBudget | undefined {
+  const usd = caller.grant?.budgetUsd;
+  if (usd === undefined || caller.user === undefined) return undefined;
+  return {
+    id: userSpendId(caller.clientId, caller.user),
+    period: periodOf(budget?.period ?? 'month'),
+    usd,
+  };
+}
+
 export function createAdmitter(deps: AdmitterDeps): Admitter {
   const { config, spend } = deps;
   const defaultMaxTokens = config.rateLimits.defaultMaxTokens;
@@ -306,9 +326,50 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
       reservedUsd = decision.reservedUsd;
       if (capped) maxTokens = decision.tokens;
     }
+
+    // A token's user budget: reserved the same way, after the client's, within what it left.
+    const user = userBudgetOf(caller, budget);
+    let userReservedUsd = 0;
+    if (user) {
+      const userPrice = price ?? highestPrice(targets, deps.price);
+      const userCapped = userPrice !== undefined && userPrice.output > 0;
+      const ceiling = maxTokens ?? answerTokens;
+      const decision = yield* wait(
+        spend.reserveTokens(
+          user.id,
+          user.period,
+          {
+            promptUsd: userPrice ? promptTokens * userPrice.input : 0,
+            tokenUsd: userCapped ? userPrice.output : 0,
+            maxTokens: userCapped ? ceiling : 0,
+            minTokens: userCapped ? Math.min(minAnswerTokens, ceiling) : 0,
+          },
+          user.usd,
+        ),
+      );
+      if (!decision.ok) {
+        yield release(held);
+        if (budget && period) yield spend.settle(caller.clientId, period, reservedUsd, 0);
+        const left = user.usd - decision.spentUsd;
+        throw new GatewayError(
+          ErrorCodes.BUDGET_EXCEEDED,
+          `the budget of user "${caller.user}" of client "${caller.clientId}" ($${user.usd}) ${
+            left > 0
+              ? `has $${Number(left.toFixed(6))} left, too little for this request`
+              : 'is spent'
+          }`,
+          { budgetUsd: user.usd, spentUsd: decision.spentUsd },
+        );
+      }
+      userReservedUsd = decision.reservedUsd;
+      if (userCapped) maxTokens = decision.tokens;
+    }
     return {
       maxTokens,
-      settle: (actual) => run(settle(caller.clientId, held, budget, period, reservedUsd, actual)),
+      settle: (actual) =>
+        run(
+          settle(caller.clientId, held, budget, period, reservedUsd, actual, user, userReservedUsd),
+        ),
     };
   }
 
@@ -319,8 +380,11 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     period: SpendPeriod | undefined,
     reservedUsd: number,
     { tokens, costUsd }: { tokens: number; costUsd: number },
+    user?: UserBudget,
+    userReservedUsd = 0,
   ): Flow<void> {
     yield all(held.map(([limiter, reservation]) => limiter.settle(reservation, tokens)));
+    if (user) yield spend.settle(user.id, user.period, userReservedUsd, costUsd);
     if (!budget || !period) return;
     yield spend.settle(clientId, period, reservedUsd, costUsd);
     const spentUsd = yield* wait(spend.spent(clientId, period));
@@ -342,7 +406,8 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     admit(request, caller, targets) {
       const client = deps.clients(caller.clientId);
       const own = client && client.rateLimits.length > 0 ? limitsOf(client) : undefined;
-      if (!global && !perUser && !own && !client?.budget) return noop;
+      if (!global && !perUser && !own && !client?.budget && caller.grant?.budgetUsd === undefined)
+        return noop;
       return run(admit(request, caller, targets, client?.budget, own));
     },
 

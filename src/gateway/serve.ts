@@ -233,6 +233,7 @@ export function createServe(deps: ServeDeps) {
     let handedOff = false;
     try {
       request = kind.normalize(input);
+      if (caller.grant) applyGrant(request, caller);
       const { prepared: p, hit } = await prepare(kind, request, caller, requestId, started);
       prepared = p;
       const call = {
@@ -262,4 +263,15 @@ export function createServe(deps: ServeDeps) {
   }
 
   return { serve, account, finish, recordHit, record };
+}
+
+/**
+ * A token's bounds on its request: the user is the token's (whatever the request names), and
+ * the answer's ceiling at most its `maxTokensPerRequest`.
+ */
+function applyGrant(request: ChatRequest, caller: Caller): void {
+  if (caller.user !== undefined) request.user = caller.user;
+  const most = caller.grant!.maxTokensPerRequest;
+  if (most !== undefined && request.maxTokens !== 0 && !(request.maxTokens! <= most))
+    request.maxTokens = most;
 }

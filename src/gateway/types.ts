@@ -131,8 +131,26 @@ export interface Caller {
   admin: boolean;
   /** Allowed aliases and `provider/model` globs; undefined means all. */
   models?: readonly string[];
-  /** The end user named in the request, if any. */
+  /** The end user named in the request, if any; fixed by a token (`grant`). */
   user?: string;
+  /** Set when the caller came with a token rather than a key (`src/access/`). */
+  grant?: Grant;
+}
+
+/**
+ * What a token (a session token, or a JWT of the app's identity provider) lets its bearer do:
+ * its end user is `Caller.user`, which a request's own `user` cannot change.
+ */
+export interface Grant {
+  kind: 'session' | 'jwt';
+  /** Epoch seconds the token expires. */
+  expiresAt: number;
+  /** A session token's client key fingerprint: the client re-keyed, the token is refused. */
+  keyId?: string;
+  /** The most answer tokens a request may ask for (lowered to it). */
+  maxTokensPerRequest?: number;
+  /** The user's own budget (USD) for the client's budget period (a month when it has none). */
+  budgetUsd?: number;
 }
 
 /** The answer of `gateway.complete`. */

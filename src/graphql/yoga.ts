@@ -1,6 +1,7 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
 import { execute, type ExecutionArgs } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { usePersistedDocuments } from '../access/persisted-plugin.js';
+import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel, cancelFollowing } from '../gateway/cancel.js';
 import type { Caller } from '../gateway/types.js';
 import { GatewayError } from '../gateway/errors.js';
@@ -24,6 +25,8 @@ export interface ServerContext {
   caller?: Caller;
   /** The `Authorization` header, when there is no fetch Request to read it from. */
   authorization?: string | null;
+  /** The `Origin` header, likewise (a credential's client may list its own origins). */
+  origin?: string | null;
   /** The operation's Cancel, aborted when its client goes away: the gateway's signal. */
   cancel?: Cancel;
 }
@@ -60,18 +63,51 @@ function executeOperation(args: ExecutionArgs): ReturnType<typeof execute> {
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof (value as { then?: unknown }).then === 'function';
 
+/**
+ * No CORS headers for a credential used from an origin its client does not list (the context
+ * then refuses the request, 403): the page reads neither answer nor refusal.
+ */
+function withoutRefusedOrigin(
+  access: Services['access'],
+  request: Request,
+  options: CORSOptions,
+): CORSOptions | Promise<CORSOptions> {
+  const authorization = request.headers.get('authorization');
+  if (!authorization) return options;
+  const decide = (caller: Caller): CORSOptions => {
+    try {
+      access.checkOrigin(caller, request.headers.get('origin'));
+      return options;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    const who = access.authenticate(authorization);
+    // A credential refused is the context's to answer (401), with the CORS headers.
+    return who instanceof Promise ? who.then(decide, () => options) : decide(who);
+  } catch {
+    return options;
+  }
+}
+
 export function createConduitYoga(services: () => Services): ConduitYoga {
   // Server settings take a restart (a reload keeps them): read once.
   const limits = useDocumentLimits(services().config.server.graphql);
 
-  // Server settings never change on reload: one Cors for the life of the server.
+  // One Cors for the life of the server, reading the origins in force (clients' change on reload).
   let cors: Cors | undefined;
 
   return createYoga<ServerContext, Context>({
     schema,
     // The transport and REST answer from the same list (`http/cors.ts`).
-    cors: (request) =>
-      (cors ??= createCors(services().config.server.cors.origins)).yogaOptions(request),
+    cors: (request) => {
+      const options = (cors ??= createCors(() => services().access.origins)).yogaOptions(request);
+      const { access } = services();
+      if (options === false || !access.perClientOrigins || request.method === 'OPTIONS')
+        return options;
+      return withoutRefusedOrigin(access, request, options);
+    },
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
@@ -79,18 +115,39 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     parserAndValidationCache: createDocumentCaches(),
     graphiql: graphiqlOptions,
     renderGraphiQL: renderPage,
-    plugins: [...limits, useErrorCodes(), executeWithGraphQLJs, useChunkPlans],
-    context: ({ request, caller, authorization, cancel }) => {
+    // Trusted documents (`access/persisted.ts`): `documentId` is the plain form of their id.
+    extraParamNames: ['documentId'],
+    plugins: [
+      usePersistedDocuments(services),
+      ...limits,
+      useErrorCodes(),
+      executeWithGraphQLJs,
+      useChunkPlans,
+    ],
+    context: ({ request, caller, authorization, origin, cancel }) => {
       const current = services();
       // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
       const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
       try {
         // Over WebSocket the server authenticated at connection and there is no fetch Request.
         if (caller) return createContext(caller, current, signal);
-        const who = current.auth.authenticate(
+        const who = current.access.authenticate(
           authorization !== undefined ? authorization : request.headers.get('authorization'),
         );
-        return createContext(who, current, signal);
+        const admit = (verified: Caller): Context => {
+          if (current.access.perClientOrigins)
+            current.access.checkOrigin(
+              verified,
+              origin !== undefined ? origin : request.headers.get('origin'),
+            );
+          return createContext(verified, current, signal);
+        };
+        // A token not verified before: its signature is checked (asynchronously) once.
+        if (who instanceof Promise)
+          return who.then(admit).catch((error: unknown) => {
+            throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+          });
+        return admit(who);
       } catch (error) {
         throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
       }

@@ -36,19 +36,24 @@ export interface Cors {
   /** Sets the headers on `res` (they join whatever `writeHead` writes later). */
   apply(req: IncomingMessage, res: ServerResponse): void;
   /**
-   * Answers a preflight (OPTIONS with an Origin) with 204, its CORS headers only when the
-   * origin is allowed; false for any other request.
+   * Answers a preflight (OPTIONS with an Origin): 204 with its CORS headers when the origin is
+   * allowed, else 403 with none; false for any other request.
    */
   preflight(req: IncomingMessage, res: ServerResponse): boolean;
   /** Yoga's `cors` option: the same headers for the requests Yoga answers. */
   yogaOptions(request: Request): CORSOptions;
 }
 
-export function createCors(origins: readonly string[]): Cors {
-  const allowed = new Set(origins);
+/**
+ * `origins` may be a function giving the set in force now: the server's list plus every
+ * client's own `origins` (which a reload may change; `access/origins.ts`).
+ */
+export function createCors(origins: readonly string[] | (() => ReadonlySet<string>)): Cors {
+  const fixed = typeof origins === 'function' ? undefined : new Set(origins);
+  const current = typeof origins === 'function' ? origins : () => fixed!;
   const originOf = (req: IncomingMessage): string | undefined => {
     const origin = req.headers.origin;
-    return origin !== undefined && allowed.has(origin) ? origin : undefined;
+    return origin !== undefined && current().has(origin) ? origin : undefined;
   };
 
   /** Mirrors what Yoga writes for `yogaOptions` (whatwg-node's getCORSHeadersByRequestAndOptions). */
@@ -73,11 +78,11 @@ export function createCors(origins: readonly string[]): Cors {
 
   return {
     headers(req) {
-      const origin = allowed.size === 0 ? undefined : originOf(req);
+      const origin = current().size === 0 ? undefined : originOf(req);
       return origin === undefined ? {} : headersFor(origin, false, undefined);
     },
     apply(req, res) {
-      const origin = allowed.size === 0 ? undefined : originOf(req);
+      const origin = current().size === 0 ? undefined : originOf(req);
       if (origin === undefined) return;
       for (const [name, value] of Object.entries(headersFor(origin, false, undefined)))
         res.setHeader(name, value);
@@ -88,13 +93,13 @@ export function createCors(origins: readonly string[]): Cors {
       const asked = req.headers['access-control-request-headers'];
       const headers = origin === undefined ? {} : headersFor(origin, true, asked);
       headers['content-length'] = '0';
-      res.writeHead(204, headers);
+      res.writeHead(origin === undefined ? 403 : 204, headers);
       res.end();
       return true;
     },
     yogaOptions(request) {
       const origin = request.headers.get('origin');
-      if (origin === null || !allowed.has(origin)) return false;
+      if (origin === null || !current().has(origin)) return false;
       const preflight = request.method === 'OPTIONS';
       // `origin` left out: Yoga then answers with the request's own origin and `vary: Origin`.
       return {

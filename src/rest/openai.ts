@@ -13,6 +13,7 @@ import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
 import { BodyAborted, readBody, tooLarge } from '../http/body.js';
+import type { Caller } from '../gateway/types.js';
 import type { Services } from '../services.js';
 import { completeChat, streamChat } from './chat.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
@@ -38,7 +39,9 @@ export async function handleOpenAI(
     // Before the key: a body said to be too large is refused unread, whoever sends it.
     if (Number(req.headers['content-length']) > maxBodyBytes)
       return send(res, bodyTooLarge(maxBodyBytes));
-    const caller = services.auth.authenticate(req.headers.authorization);
+    const who = services.access.authenticate(req.headers.authorization);
+    const caller = who instanceof Promise ? await who : who;
+    if (services.access.perClientOrigins) checkOrigin(services, caller, req, res);
     const method = req.method;
     if (path === '/v1/chat/completions') {
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
@@ -71,6 +74,22 @@ export async function handleOpenAI(
       return;
     }
     send(res, withConduitHeaders(toOpenAIError(error), error));
+  }
+}
+
+/** A credential used from an origin its client does not list: 403, with no CORS headers. */
+function checkOrigin(
+  services: Services,
+  caller: Caller,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  try {
+    services.access.checkOrigin(caller, req.headers.origin);
+  } catch (error) {
+    for (const name of res.getHeaderNames())
+      if (name.startsWith('access-control-')) res.removeHeader(name);
+    throw error;
   }
 }
 

@@ -3,6 +3,7 @@ import './clients.js';
 import './completion.js';
 import './events.js';
 import './usage.js';
+import './access.js';
 import { builder } from '../builder.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -98,6 +98,8 @@ builder.queryField('usage', (t) =>
           );
         }
         wanted.clientId = caller.clientId;
+        // A token's bearer is one end user of the client: its own usage only.
+        if (caller.grant) wanted.user = caller.user ?? '';
       }
       // Read your writes: what this client just did is in the report, not 250 ms later. A
       // database that is down fails the query below on its own.

@@ -36,6 +36,11 @@ export interface GraphQLHttpOptions {
   cors: Cors;
   /** The runner shared with the other edges; one over `yoga` by default. */
   runner?: OperationRunner;
+  /**
+   * Whether a request goes to Yoga's handler whatever it is (a persisted-only client's: the
+   * trusted-documents plugin is Yoga's); undefined when no client is persisted.
+   */
+  leaveToYoga?: (req: IncomingMessage) => boolean | Promise<boolean>;
 }
 
 /** A stand-in for the Fetch API's Response: `processRegularResult` only constructs one. */
@@ -108,10 +113,11 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     res: ServerResponse,
     result: ExecutionResult,
     type: RegularType,
+    corsHeaders: Record<string, string> = cors.headers(req),
   ): void {
     const { body, init } = serialize(result, type);
     const text = body ?? '';
-    const headers: Record<string, string> = cors.headers(req);
+    const headers: Record<string, string> = corsHeaders;
     for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
     headers['content-length'] = String(Buffer.byteLength(text));
     res.writeHead(init.status, headers);
@@ -131,12 +137,16 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     if (!mode) return replay(req, res, body);
     const params = paramsOf(body);
     if (!params) return replay(req, res, body);
+    const leave = options.leaveToYoga?.(req);
+    if (leave === true || (leave instanceof Promise && (await leave)))
+      return replay(req, res, body);
 
     const authorization = req.headers.authorization ?? null;
+    const origin = req.headers.origin ?? null;
     const cancel = cancelWhenGone(res);
     let checked;
     try {
-      checked = runner.check(params, { authorization, cancel });
+      checked = runner.check(params, { authorization, origin, cancel });
     } catch {
       // A rule that throws something other than a refusal: Yoga's own answer.
       return replay(req, res, body);
@@ -150,9 +160,11 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     if ('refused' in started) {
       // A missing or wrong key: Yoga's answer to it (401), without Yoga running anything again.
       const refusal = { errors: [started.refused] };
+      // Refused for its origin: no CORS headers, so the page cannot read even the refusal.
+      const corsHeaders = isOriginRefusal(started.refused) ? {} : cors.headers(req);
       return mode === 'sse'
-        ? streamEvents(res, refusal, yoga.fetchAPI, cors.headers(req))
-        : send(req, res, refusal, mode);
+        ? streamEvents(res, refusal, yoga.fetchAPI, corsHeaders)
+        : send(req, res, refusal, mode, corsHeaders);
     }
     if (mode === 'sse') {
       const events = await runner.subscribe(started);
@@ -161,6 +173,9 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     send(req, res, await runner.execute(started), mode);
   };
 }
+
+const isOriginRefusal = (error: { extensions?: Record<string, unknown> }): boolean =>
+  error.extensions?.code === 'FORBIDDEN' && typeof error.extensions.origin === 'string';
 
 /** A result as Yoga serializes it (errors' internals left out). */
 const asJson = (result: ExecutionResult): string =>

@@ -12,7 +12,9 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { resolvePersisted } from '../../access/persisted.js';
 import { Cancel } from '../../gateway/cancel.js';
+import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
 import { createConnections, type Connections, type SocketExtra } from '../../ws-connections.js';
@@ -73,16 +75,28 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
   const connections = createConnections();
   const disposable = useServer<Record<string, unknown>, SocketExtra>(
     {
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
+        const { access } = services();
         try {
-          ctx.extra.caller = services().auth.authenticate(
+          const who = access.authenticate(
             typeof authorization === 'string' ? authorization : undefined,
           );
+          const caller = who instanceof Promise ? await who : who;
+          access.checkOrigin(caller, ctx.extra.request.headers.origin);
+          ctx.extra.caller = caller;
           connections.add(ctx);
           return true;
-        } catch {
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+        } catch (error) {
+          // A token's refusal says why (expired, bad signature…); a key's says no more.
+          const forbidden = GatewayError.isInstance(error) && error.code === 'FORBIDDEN';
+          const reason =
+            GatewayError.isInstance(error) && !forbidden && typeof authorization === 'string'
+              ? closeReason(error.message)
+              : forbidden
+                ? 'Forbidden'
+                : 'Unauthorized';
+          ctx.extra.socket.close(forbidden ? CloseCode.Forbidden : CloseCode.Unauthorized, reason);
           return false;
         }
       },
@@ -90,12 +104,30 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         // A connection closed by a reload (or the shutdown) runs nothing more, even if its
         // client ignores the close frame.
         if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
+        // A token's connection ends with its token, or when its client is removed or re-keyed.
+        const lapsed = ctx.extra.caller?.grant && services().access.lapsed(ctx.extra.caller);
+        if (lapsed) {
+          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(lapsed));
+          return [new GraphQLError(lapsed, { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         // Runs on its own Cancel, aborted when the connection closes, and counts as in flight
         // from now: a mutation reaches onOperation only once it has run.
+        // A persisted-only client: its document by the id it sends, before anything is parsed.
+        let query = payload.query;
+        const documents = ctx.extra.caller && services().access.documentsOf(ctx.extra.caller);
+        if (documents) {
+          const resolved = resolvePersisted(documents, {
+            ...payload,
+            documentId: (payload as { documentId?: unknown }).documentId,
+          });
+          if ('code' in resolved)
+            return [new GraphQLError(resolved.message, { extensions: { code: resolved.code } })];
+          query = resolved.query;
+        }
         const cancel = new Cancel();
         const checked = runner.check(
           {
-            query: payload.query,
+            query,
             variables: payload.variables ?? null,
             operationName: payload.operationName ?? null,
             extensions: payload.extensions ?? null,
@@ -136,4 +168,9 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       clearTimeout(unanswered);
     },
   };
+}
+
+/** A close frame's reason holds 123 bytes at most. */
+function closeReason(message: string): string {
+  return Buffer.byteLength(message) <= 123 ? message : `${message.slice(0, 119)}…`;
 }
