@@ -8,6 +8,7 @@ import type { UsageRow } from './store-db.js';
 import { queryUsage, spentSince } from './store-query.js';
 import { createInsert } from './store-insert.js';
 import { createWriter } from './store-writer.js';
+import { createResponseStore, type ResponseStore } from './store-responses.js';
 
 import type { UsageDimension, UsageFilter, UsageRecord, UsageReport } from './store-types.js';
 
@@ -33,6 +34,8 @@ export interface UsageStore {
   /** Cost per client since a time (seeds budget counters); only `clientId`'s when given. */
   spentSince(since: Date, clientId?: string): Promise<Map<string, number>>;
   stats(): { queued: number; dropped: number; written: number };
+  /** Stored Responses API answers (`POST /v1/responses` with `store`), in the same database. */
+  readonly responses: ResponseStore;
   /**
    * Flushes, then closes the connection. If the database is down, what could not be written is
    * counted as dropped (onDrop) and close rejects with the error.
@@ -112,6 +115,7 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     query: (filter, groupBy) => queryUsage(opened, filter, groupBy),
     spentSince: (since, clientId) => spentSince(opened, since, clientId),
     stats: () => writer.stats(),
+    responses: createResponseStore(opened, onError),
     close() {
       closing ??= (async () => {
         let failure: unknown = null;

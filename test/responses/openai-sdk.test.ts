@@ -1,0 +1,243 @@
+/**
+ * The official `openai` SDK's Responses API pointed at Conduit's /v1/responses, for every
+ * provider type behind an alias: text (whole and streamed), a function-calling round trip and
+ * `previous_response_id`. Every answer and every stream event is checked against OpenAI's
+ * published schemas.
+ */
+import OpenAI from 'openai';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAnthropicFake } from '../fakes/anthropic.js';
+import { createGeminiFake } from '../fakes/gemini.js';
+import { createMistralFake } from '../fakes/mistral.js';
+import { createOpenAIFake } from '../fakes/openai.js';
+import type { FakeToolCall, ProviderFake } from '../fakes/types.js';
+import { startConduit, type TestConduit } from '../helpers/conduit.js';
+import { onDispose } from '../helpers/dispose.js';
+import { assertSchema } from '../helpers/openai-schemas.js';
+
+const KEY = 'sk-upstream-responses-01';
+const APP_KEY = 'conduit-responses-app';
+
+const cases: {
+  type: string;
+  model: string;
+  make?: () => Promise<ProviderFake>;
+}[] = [
+  { type: 'openai', model: 'gpt-4o-mini', make: () => createOpenAIFake({ keys: [KEY] }) },
+  { type: 'openai-compatible', model: 'llama3.2', make: () => createOpenAIFake({ keys: [KEY] }) },
+  {
+    type: 'anthropic',
+    model: 'claude-haiku-4-5',
+    make: () => createAnthropicFake({ keys: [KEY] }),
+  },
+  { type: 'gemini', model: 'gemini-2.5-flash', make: () => createGeminiFake({ keys: [KEY] }) },
+  {
+    type: 'mistral',
+    model: 'mistral-small-latest',
+    make: () => createMistralFake({ keys: [KEY] }),
+  },
+  { type: 'echo', model: 'echo' },
+];
+
+let conduit: TestConduit;
+let client: OpenAI;
+const fakes = new Map<string, ProviderFake>();
+
+beforeAll(async () => {
+  const providers: Record<string, unknown> = {};
+  const models: Record<string, unknown> = {};
+  for (const c of cases) {
+    const name = `p-${c.type}`;
+    if (c.make) {
+      const fake = await c.make();
+      onDispose(() => fake.close());
+      fakes.set(c.type, fake);
+      providers[name] = { type: c.type, baseUrl: fake.baseUrl, keys: [KEY], models: [c.model] };
+    } else providers[name] = { type: c.type, models: [c.model] };
+    models[`alias-${c.type}`] = { targets: [{ provider: name, model: c.model }] };
+  }
+  conduit = await startConduit({
+    providers,
+    models,
+    retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
+    clients: [{ id: 'app', key: APP_KEY }],
+  });
+  client = new OpenAI({ baseURL: `${conduit.url}/v1`, apiKey: APP_KEY, maxRetries: 0 });
+});
+
+const weather: FakeToolCall = {
+  id: 'call_weather_1',
+  name: 'get_weather',
+  arguments: '{"city":"Paris"}',
+};
+const tools: OpenAI.Responses.FunctionTool[] = [
+  {
+    type: 'function',
+    name: 'get_weather',
+    description: 'The weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } } },
+    strict: false,
+  },
+];
+
+/** Every event of a stream, each checked against the schema, in order. */
+async function collectEvents(stream: AsyncIterable<ResponseStreamEvent>) {
+  const events: ResponseStreamEvent[] = [];
+  for await (const event of stream) {
+    assertSchema('ResponseStreamEvent', event);
+    events.push(event);
+  }
+  return events;
+}
+
+/** The upstream request body of the fake's last call, as text (any wire format). */
+const lastUpstreamBody = (type: string) => {
+  const calls = fakes.get(type)!.upstream.calls;
+  return calls[calls.length - 1]!.text;
+};
+
+describe.each(cases)('POST /v1/responses, $type behind an alias', ({ type }) => {
+  const model = `alias-${type}`;
+
+  it('answers a string input with a Response that validates', async () => {
+    const { data, response } = await client.responses
+      .create({ model, input: 'hello responses', instructions: 'Be brief.' })
+      .withResponse();
+    assertSchema('Response', data);
+    expect(data.object).toBe('response');
+    expect(data.status).toBe('completed');
+    expect(data.output_text).toBe('hello responses');
+    expect(data.instructions).toBe('Be brief.');
+    expect(data.id).toBe(`resp_${response.headers.get('x-request-id')}`);
+    expect(response.headers.get('x-conduit-provider')).toBe(`p-${type}`);
+    expect(data.usage!.total_tokens).toBe(data.usage!.input_tokens + data.usage!.output_tokens);
+    if (type !== 'echo') expect(lastUpstreamBody(type)).toContain('Be brief.');
+  });
+
+  it('streams the Responses event sequence, every event valid, with the final usage', async () => {
+    const stream = client.responses.stream({ model, input: 'stream these words please' });
+    const events = await collectEvents(stream);
+    const final = await stream.finalResponse();
+    assertSchema('Response', final);
+    expect(final.output_text).toBe('stream these words please');
+    const types = events.map((e) => e.type);
+    expect(types.slice(0, 4)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+    ]);
+    expect(types.slice(-4)).toEqual([
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    const deltas = events.flatMap((e) =>
+      e.type === 'response.output_text.delta' ? [e.delta] : [],
+    );
+    expect(deltas.join('')).toBe('stream these words please');
+    const completed = events.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(completed.response.usage!.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('continues a stored response with previous_response_id', async () => {
+    const first = await client.responses.create({ model, input: 'remember the word teal' });
+    const second = await client.responses.create({
+      model,
+      input: 'what was the word?',
+      previous_response_id: first.id,
+    });
+    assertSchema('Response', second);
+    expect(second.previous_response_id).toBe(first.id);
+    expect(second.output_text).toBe('what was the word?');
+    if (type !== 'echo') {
+      const sent = lastUpstreamBody(type);
+      // The first turn (question and answer) went up before the new question.
+      expect(sent.indexOf('remember the word teal')).toBeGreaterThanOrEqual(0);
+      expect(sent.indexOf('remember the word teal')).toBeLessThan(
+        sent.indexOf('what was the word?'),
+      );
+    }
+    const stored = await client.responses.retrieve(second.id);
+    expect(stored).toEqual(second);
+  });
+
+  it.skipIf(type === 'echo')('runs a function-calling round trip, whole and streamed', async () => {
+    const fake = fakes.get(type)!;
+    fake.next({ toolCalls: [weather] });
+    const asked = await client.responses.create({
+      model,
+      input: 'weather in Paris?',
+      tools,
+      tool_choice: 'auto',
+    });
+    assertSchema('Response', asked);
+    const call = asked.output.find((item) => item.type === 'function_call');
+    expect(call).toMatchObject({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+    const callId = (call as OpenAI.Responses.ResponseFunctionToolCall).call_id;
+
+    fake.next({ text: 'It is sunny in Paris.' });
+    const stream = client.responses.stream({
+      model,
+      previous_response_id: asked.id,
+      input: [{ type: 'function_call_output', call_id: callId, output: '{"sky":"sunny"}' }],
+      tools,
+    });
+    await collectEvents(stream);
+    const answered = await stream.finalResponse();
+    expect(answered.output_text).toBe('It is sunny in Paris.');
+    const sent = lastUpstreamBody(type);
+    expect(sent).toContain('get_weather');
+    expect(sent).toContain('sunny');
+
+    // Streamed tool calls: added, arguments delta and done, item done.
+    fake.next({ toolCalls: [weather] });
+    const events = await collectEvents(
+      client.responses.stream({ model, input: 'weather again?', tools }),
+    );
+    const types = events.map((e) => e.type);
+    expect(types).toContain('response.function_call_arguments.delta');
+    const done = events.find((e) => e.type === 'response.function_call_arguments.done');
+    expect(done).toMatchObject({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+    const completed = events.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(completed.type).toBe('response.completed');
+    expect(completed.response.output.at(-1)).toMatchObject({
+      type: 'function_call',
+      name: 'get_weather',
+      arguments: '{"city":"Paris"}',
+    });
+  });
+
+  it.skipIf(type === 'echo')(
+    'ends a stream cut after its first token with response.failed and an error the SDK raises',
+    async () => {
+      fakes.get(type)!.next({ fail: 'cut_after_first_token', text: 'Partial' });
+      const events: ResponseStreamEvent[] = [];
+      const stream = await client.responses.create({
+        model,
+        input: 'this will break',
+        stream: true,
+      });
+      const failure = await (async () => {
+        try {
+          for await (const event of stream) {
+            assertSchema('ResponseStreamEvent', event);
+            events.push(event);
+          }
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      expect(failure).toBeInstanceOf(OpenAI.APIError);
+      const types = events.map((e) => e.type);
+      expect(types).toContain('response.output_text.delta');
+      expect(types.at(-1)).toBe('response.failed');
+      const failed = events.at(-1) as OpenAI.Responses.ResponseFailedEvent;
+      expect(failed.response.status).toBe('failed');
+    },
+  );
+});
