@@ -7,63 +7,18 @@
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAnthropicFake } from '../fakes/anthropic.js';
-import { createGeminiFake } from '../fakes/gemini.js';
-import { createMistralFake } from '../fakes/mistral.js';
-import { createOpenAIFake } from '../fakes/openai.js';
-import type { FakeToolCall, ProviderFake } from '../fakes/types.js';
-import { startConduit, type TestConduit } from '../helpers/conduit.js';
-import { onDispose } from '../helpers/dispose.js';
+import type { FakeToolCall } from '../fakes/types.js';
 import { assertSchema } from '../helpers/openai-schemas.js';
+import { APP_KEY, providerCases, startResponsesConduit, type ResponsesConduit } from './setup.js';
 
-const KEY = 'sk-upstream-responses-01';
-const APP_KEY = 'conduit-responses-app';
-
-const cases: {
-  type: string;
-  model: string;
-  make?: () => Promise<ProviderFake>;
-}[] = [
-  { type: 'openai', model: 'gpt-4o-mini', make: () => createOpenAIFake({ keys: [KEY] }) },
-  { type: 'openai-compatible', model: 'llama3.2', make: () => createOpenAIFake({ keys: [KEY] }) },
-  {
-    type: 'anthropic',
-    model: 'claude-haiku-4-5',
-    make: () => createAnthropicFake({ keys: [KEY] }),
-  },
-  { type: 'gemini', model: 'gemini-2.5-flash', make: () => createGeminiFake({ keys: [KEY] }) },
-  {
-    type: 'mistral',
-    model: 'mistral-small-latest',
-    make: () => createMistralFake({ keys: [KEY] }),
-  },
-  { type: 'echo', model: 'echo' },
-];
-
-let conduit: TestConduit;
+let setup: ResponsesConduit;
 let client: OpenAI;
-const fakes = new Map<string, ProviderFake>();
+const fakes = () => setup.fakes;
+const lastUpstreamBody = (type: string) => setup.lastUpstreamBody(type);
 
 beforeAll(async () => {
-  const providers: Record<string, unknown> = {};
-  const models: Record<string, unknown> = {};
-  for (const c of cases) {
-    const name = `p-${c.type}`;
-    if (c.make) {
-      const fake = await c.make();
-      onDispose(() => fake.close());
-      fakes.set(c.type, fake);
-      providers[name] = { type: c.type, baseUrl: fake.baseUrl, keys: [KEY], models: [c.model] };
-    } else providers[name] = { type: c.type, models: [c.model] };
-    models[`alias-${c.type}`] = { targets: [{ provider: name, model: c.model }] };
-  }
-  conduit = await startConduit({
-    providers,
-    models,
-    retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
-    clients: [{ id: 'app', key: APP_KEY }],
-  });
-  client = new OpenAI({ baseURL: `${conduit.url}/v1`, apiKey: APP_KEY, maxRetries: 0 });
+  setup = await startResponsesConduit();
+  client = new OpenAI({ baseURL: `${setup.conduit.url}/v1`, apiKey: APP_KEY, maxRetries: 0 });
 });
 
 const weather: FakeToolCall = {
@@ -91,13 +46,7 @@ async function collectEvents(stream: AsyncIterable<ResponseStreamEvent>) {
   return events;
 }
 
-/** The upstream request body of the fake's last call, as text (any wire format). */
-const lastUpstreamBody = (type: string) => {
-  const calls = fakes.get(type)!.upstream.calls;
-  return calls[calls.length - 1]!.text;
-};
-
-describe.each(cases)('POST /v1/responses, $type behind an alias', ({ type }) => {
+describe.each(providerCases)('POST /v1/responses, $type behind an alias', ({ type }) => {
   const model = `alias-${type}`;
 
   it('answers a string input with a Response that validates', async () => {
@@ -166,7 +115,7 @@ describe.each(cases)('POST /v1/responses, $type behind an alias', ({ type }) => 
   });
 
   it.skipIf(type === 'echo')('runs a function-calling round trip, whole and streamed', async () => {
-    const fake = fakes.get(type)!;
+    const fake = fakes().get(type)!;
     fake.next({ toolCalls: [weather] });
     const asked = await client.responses.create({
       model,
@@ -214,7 +163,7 @@ describe.each(cases)('POST /v1/responses, $type behind an alias', ({ type }) => 
   it.skipIf(type === 'echo')(
     'ends a stream cut after its first token with response.failed and an error the SDK raises',
     async () => {
-      fakes.get(type)!.next({ fail: 'cut_after_first_token', text: 'Partial' });
+      fakes().get(type)!.next({ fail: 'cut_after_first_token', text: 'Partial' });
       const events: ResponseStreamEvent[] = [];
       const stream = await client.responses.create({
         model,
