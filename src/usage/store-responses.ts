@@ -27,6 +27,8 @@ export interface ResponseStore {
   sweep(before: number): Promise<number>;
   /** Starts a sweep in the background unless one ran within `SWEEP_EVERY_MS`; never throws. */
   sweepSoon(before: number): void;
+  /** The last background sweep (resolves with how many it deleted, 0 if it failed). */
+  readonly sweeping: Promise<number> | undefined;
 }
 
 /** How often expired responses are deleted, at most. */
@@ -38,6 +40,7 @@ export function createResponseStore(
 ): ResponseStore {
   const { db } = opened;
   let lastSweep = 0;
+  let sweeping: Promise<number> | undefined;
   const store: ResponseStore = {
     async save(entry) {
       await db
@@ -87,7 +90,13 @@ export function createResponseStore(
     sweepSoon(before) {
       if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
       lastSweep = Date.now();
-      store.sweep(before).catch(onError);
+      sweeping = store.sweep(before).catch((error: unknown) => {
+        onError(error);
+        return 0;
+      });
+    },
+    get sweeping() {
+      return sweeping;
     },
   };
   return store;

@@ -184,7 +184,7 @@ export async function deleteResponse(
   return {
     status: 200,
     headers: conduitHeaders('none', false, newRequestId()),
-    body: { id, object: 'response.deleted', deleted: true },
+    body: { id, object: 'response', deleted: true },
   };
 }
 
