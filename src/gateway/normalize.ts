@@ -145,6 +145,8 @@ export function cacheKeyOf(request: ChatRequest): string {
     request.tools?.map((t) => [t.name, t.description ?? null, stableJson(t.parameters ?? null)]) ??
       null,
     request.toolChoice ?? null,
+    // Only when given, so the keys of text requests stay what they were.
+    ...(request.responseFormat ? [stableJson(request.responseFormat)] : []),
   ]);
   return hash('sha256', canonical, 'base64url');
 }

@@ -114,6 +114,33 @@ describe.each(providerCases)('POST /v1/responses, $type behind an alias', ({ typ
     expect(stored).toEqual(second);
   });
 
+  it.skipIf(type === 'echo')('asks the upstream for JSON with text.format', async () => {
+    const schema = {
+      type: 'object',
+      properties: { city: { type: 'string', description: 'JSON_SCHEMA_MARKER' } },
+      required: ['city'],
+      additionalProperties: false,
+    };
+    fakes().get(type)!.next({ text: '{"city":"Paris"}' });
+    const made = await client.responses.create({
+      model,
+      input: 'a city as JSON',
+      text: { format: { type: 'json_schema', name: 'city', schema, strict: true } },
+    });
+    assertSchema('Response', made);
+    expect(JSON.parse(made.output_text)).toEqual({ city: 'Paris' });
+    expect(made.text?.format).toEqual({ type: 'json_schema', name: 'city', schema, strict: true });
+    const sent = JSON.parse(lastUpstreamBody(type)) as Record<string, any>;
+    const asked =
+      type === 'anthropic'
+        ? sent.output_config.format.schema
+        : type === 'gemini'
+          ? sent.generationConfig.responseJsonSchema
+          : sent.response_format.json_schema.schema;
+    expect(asked).toEqual(schema);
+    if (type === 'gemini') expect(sent.generationConfig.responseMimeType).toBe('application/json');
+  });
+
   it.skipIf(type === 'echo')('runs a function-calling round trip, whole and streamed', async () => {
     const fake = fakes().get(type)!;
     fake.next({ toolCalls: [weather] });

@@ -101,6 +101,26 @@ describe('toResponsesCall', () => {
     expect(call).toMatchObject({ maxTokens: 50, temperature: 0.5, topP: 0.9 });
   });
 
+  it('takes text.format as the JSON output asked', () => {
+    const schema = { type: 'object', properties: { n: { type: 'integer' } } };
+    const call = parse({
+      input: 'x',
+      text: { format: { type: 'json_schema', name: 'count', schema, strict: true } },
+    });
+    expect(call.responseFormat).toEqual({
+      type: 'json_schema',
+      name: 'count',
+      schema,
+      strict: true,
+    });
+    expect(parse({ input: 'x', text: { format: { type: 'json_object' } } }).responseFormat).toEqual(
+      { type: 'json_object' },
+    );
+    expect(
+      parse({ input: 'x', text: { format: { type: 'text' } } }).responseFormat,
+    ).toBeUndefined();
+  });
+
   it.each([
     [{ input: 3 }, 'input'],
     [{ input: [{ role: 'tool', content: 'x' }] }, 'input[0].role'],
@@ -113,7 +133,8 @@ describe('toResponsesCall', () => {
       'input[0].content[0].file_id',
     ],
     [{ input: 'x', background: true }, 'background'],
-    [{ input: 'x', text: { format: { type: 'json_schema', name: 'n', schema: {} } } }, 'text'],
+    [{ input: 'x', text: { format: { type: 'json_schema', name: 'n' } } }, 'text.format.schema'],
+    [{ input: 'x', text: { format: { type: 'xml' } } }, 'text.format.type'],
     [{ input: 'x', stream: 'yes' }, 'stream'],
     [{ input: 'x', metadata: { a: 1 } }, 'metadata.a'],
   ])('refuses %j naming %s', (body, field) => {

@@ -176,8 +176,8 @@ describe('POST /v1/responses errors', () => {
     ],
     [
       'JSON output',
-      { model: 'alias-echo', input: 'x', text: { format: { type: 'json_object' } } },
-      'text',
+      { model: 'alias-echo', input: 'x', text: { format: { type: 'grammar' } } },
+      'text.format.type',
     ],
     [
       'a file part',

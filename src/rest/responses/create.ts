@@ -93,6 +93,7 @@ export async function toConversation(
   if (call.tools) request.tools = call.tools;
   if (call.toolChoice) request.toolChoice = call.toolChoice;
   if (call.user !== undefined) request.user = call.user;
+  if (call.responseFormat) request.responseFormat = call.responseFormat;
   return { request, history };
 }
 

@@ -13,6 +13,7 @@ import type {
   ChatMessage,
   ContentPart,
   ImageSource,
+  ResponseFormat,
   ToolChoice,
   ToolSpec,
 } from '../../gateway/types.js';
@@ -42,8 +43,11 @@ export interface ResponsesCall {
   tools?: ToolSpec[];
   toolChoice?: ToolChoice;
   user?: string;
+  responseFormat?: ResponseFormat;
   /** Echoed in the Response object as given. */
   echo: {
+    /** `text.format`: `{type: 'text'}` or the JSON format asked. */
+    format: Json;
     tools: unknown[];
     toolChoice: unknown;
     metadata: Record<string, string>;
@@ -63,12 +67,7 @@ const unsupported: readonly [string, (value: unknown) => boolean][] = [
   ['prompt', () => true],
   ['top_logprobs', (v) => v !== 0],
   ['max_tool_calls', () => true],
-  ['text', (v) => !isObject(v) || (v.format !== undefined && !isTextFormat(v.format))],
 ];
-
-function isTextFormat(format: unknown): boolean {
-  return isObject(format) && format.type === 'text';
-}
 
 /** A parsed body → ResponsesCall. Throws BAD_USER_INPUT. */
 export function toResponsesCall(body: unknown, cacheHeader: string | undefined): ResponsesCall {
@@ -89,6 +88,7 @@ export function toResponsesCall(body: unknown, cacheHeader: string | undefined):
     stream: optionalBoolean(body, 'stream') ?? false,
     cache: toCacheMode(cacheHeader),
     echo: {
+      format: { type: 'text' },
       tools: [],
       toolChoice: 'auto',
       metadata: toMetadata(body.metadata),
@@ -117,6 +117,14 @@ export function toResponsesCall(body: unknown, cacheHeader: string | undefined):
       typeof call.toolChoice === 'string'
         ? call.toolChoice
         : { type: 'function', name: call.toolChoice.name };
+  }
+  if (body.text !== undefined && body.text !== null) {
+    if (!isObject(body.text)) throw wrongType('text', 'an object');
+    const format = toResponseFormat(body.text.format);
+    if (format) {
+      call.responseFormat = format;
+      call.echo.format = format;
+    }
   }
   const user = optionalString(body, 'safety_identifier') ?? optionalString(body, 'user');
   if (user !== undefined) call.user = user;
@@ -264,6 +272,34 @@ function toToolChoice(value: unknown): ToolChoice {
     'tool_choice',
     'tool_choice is "auto", "none", "required" or {type: "function", name}',
   );
+}
+
+/** `text.format`: text (undefined), any JSON object, or JSON matching a schema. */
+function toResponseFormat(value: unknown): ResponseFormat | undefined {
+  const at = 'text.format';
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) throw wrongType(at, 'an object');
+  switch (value.type) {
+    case 'text':
+      return undefined;
+    case 'json_object':
+      return { type: 'json_object' };
+    case 'json_schema': {
+      if (!isObject(value.schema)) throw wrongType(`${at}.schema`, 'a JSON Schema object');
+      checkDepth(`${at}.schema`, value.schema);
+      const format: ResponseFormat = {
+        type: 'json_schema',
+        name: requiredString(value, 'name', at),
+        schema: value.schema,
+      };
+      const description = optionalString(value, 'description', at);
+      if (description !== undefined) format.description = description;
+      if (typeof value.strict === 'boolean') format.strict = value.strict;
+      return format;
+    }
+    default:
+      throw badInput(`${at}.type`, 'text.format.type is "text", "json_object" or "json_schema"');
+  }
 }
 
 function toMetadata(value: unknown): Record<string, string> {

@@ -51,7 +51,7 @@ export function responseObject(base: ResponseBase, status: string, output: Json[
     service_tier: 'default',
     store: call.store,
     temperature: call.temperature ?? 1,
-    text: { format: { type: 'text' } },
+    text: { format: call.echo.format },
     tool_choice: call.echo.toolChoice,
     tools: call.echo.tools,
     top_p: call.topP ?? 1,
