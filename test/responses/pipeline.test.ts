@@ -103,6 +103,26 @@ describe('/v1/responses in the gateway pipeline', () => {
     expect(data.output_text).toBe('fall back please');
   });
 
+  it('stops the upstream when the client leaves mid-stream', async () => {
+    broken.next({ fail: 'stall_after_first_token', text: 'Hanging' });
+    const controller = new AbortController();
+    const response = await fetch(`${conduit.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer key-counted', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'broken/gpt', input: 'stall', stream: true, store: false }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('response.output_text.delta')) {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    await broken.upstream.calls.at(-1)!.aborted;
+  });
+
   it('records a usage row per request, with the tokens the Response reports', async () => {
     const counted = client('key-counted');
     const usage = conduit.conduit.services.usage;

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/gateway/errors.js';
+import { cacheKeyOf } from '../../src/gateway/normalize.js';
 import { toResponsesCall } from '../../src/rest/responses/request.js';
 import { mergeToolCalls, responseIdOfItem } from '../../src/rest/responses/response.js';
 import type { ChatMessage } from '../../src/gateway/types.js';
@@ -145,6 +146,19 @@ describe('toResponsesCall', () => {
       expect(GatewayError.isInstance(error)).toBe(true);
       expect((error as GatewayError).details.field).toBe(field);
     }
+  });
+});
+
+describe('the cache key', () => {
+  it('tells a JSON request from the same request asking for text', () => {
+    const text = {
+      model: 'm',
+      messages: [{ role: 'user' as const, content: 'x' }],
+      cache: 'DEFAULT' as const,
+    };
+    const json = { ...text, responseFormat: { type: 'json_object' as const } };
+    expect(cacheKeyOf(json)).not.toBe(cacheKeyOf(text));
+    expect(cacheKeyOf({ ...json })).toBe(cacheKeyOf(json));
   });
 });
 
