@@ -398,6 +398,16 @@ export const configSchema = z
         pollIntervalMs: positiveInt.default(500),
       })
       .prefault({}),
+    responses: z
+      .strictObject({
+        /**
+         * Days a stored response (`POST /v1/responses` with `store`, the default) is kept for
+         * `GET /v1/responses/{id}` and `previous_response_id`; older ones are deleted in the
+         * background. @default 30
+         */
+        retentionDays: positiveInt.default(30),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         /** @default info */

@@ -138,7 +138,7 @@ export function parseToolChoice(text: string | null | undefined): ToolChoice | u
  * (model as called, messages, every sampling parameter, tools). Not the user or cache mode.
  */
 export function cacheKeyOf(request: ChatRequest): string {
-  const canonical = JSON.stringify([
+  const parts: unknown[] = [
     request.model,
     request.messages.map((m) => [
       m.role,
@@ -154,7 +154,10 @@ export function cacheKeyOf(request: ChatRequest): string {
     request.tools?.map((t) => [t.name, t.description ?? null, stableJson(t.parameters ?? null)]) ??
       null,
     request.toolChoice ?? null,
-  ]);
+  ];
+  // Only when given, so the keys of text requests stay what they were.
+  if (request.responseFormat) parts.push(stableJson(request.responseFormat));
+  const canonical = JSON.stringify(parts);
   return hash('sha256', canonical, 'base64url');
 }
 

@@ -59,6 +59,17 @@ export interface ToolSpec {
 
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
+/** JSON output: any JSON object, or one matching a JSON Schema. */
+export type ResponseFormat =
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      name: string;
+      schema: Record<string, unknown>;
+      description?: string;
+      strict?: boolean;
+    };
+
 export interface ChatRequest {
   /** As the client called it: an alias or `provider/model`. */
   model: string;
@@ -74,6 +85,8 @@ export interface ChatRequest {
   cache: CacheMode;
   /** The edge it came in by; `graphql` when unset. */
   route?: Route;
+  /** JSON output, where the provider supports it; absent: text. */
+  responseFormat?: ResponseFormat;
 }
 
 export interface Usage {

@@ -52,6 +52,7 @@ export interface AnthropicRequestBody {
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id: string };
   stream?: boolean;
+  output_config?: { format: { type: 'json_schema'; schema: Record<string, unknown> } };
 }
 
 export function buildAnthropicRequest(
@@ -76,6 +77,18 @@ export function buildAnthropicRequest(
       tools.length > 0 &&
       request.toolChoice !== undefined && { tool_choice: convertToolChoice(request.toolChoice) }),
     ...(request.user !== undefined && { metadata: { user_id: request.user } }),
+    ...(request.responseFormat && {
+      // Structured outputs; any JSON object is the schema `{type: object}`.
+      output_config: {
+        format: {
+          type: 'json_schema',
+          schema:
+            request.responseFormat.type === 'json_schema'
+              ? request.responseFormat.schema
+              : { type: 'object' },
+        },
+      },
+    }),
     ...(options.stream && { stream: true }),
   };
   return { path: '/messages', body };

@@ -166,6 +166,10 @@ export function buildGenerateContentBody(request: ChatRequest): Record<string, u
     ...(request.topP !== undefined && { topP: request.topP }),
     ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
     ...(request.stop !== undefined && request.stop.length > 0 && { stopSequences: request.stop }),
+    ...(request.responseFormat && { responseMimeType: 'application/json' }),
+    ...(request.responseFormat?.type === 'json_schema' && {
+      responseJsonSchema: request.responseFormat.schema,
+    }),
   };
   const tools = request.tools ?? [];
   return {

@@ -3,7 +3,13 @@
  *
  * @see https://platform.openai.com/docs/api-reference/chat/create
  */
-import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from '../gateway/types.js';
+import type {
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  ResponseFormat,
+  ToolChoice,
+} from '../gateway/types.js';
 import type { OpenAIDialect } from './openai-wire.js';
 
 export function convertToOpenAIChatBody(
@@ -34,11 +40,21 @@ export function convertToOpenAIChatBody(
     ...(request.toolChoice !== undefined && {
       tool_choice: dialect.mapToolChoice(request.toolChoice),
     }),
+    ...(request.responseFormat && {
+      response_format: convertResponseFormat(request.responseFormat),
+    }),
     ...(options.stream && {
       stream: true,
       ...(dialect.streamOptions && { stream_options: { include_usage: true } }),
     }),
   };
+}
+
+/** @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-response_format */
+function convertResponseFormat(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json_object') return { type: 'json_object' };
+  const { type, ...jsonSchema } = format;
+  return { type, json_schema: jsonSchema };
 }
 
 function convertMessage(

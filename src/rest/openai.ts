@@ -21,6 +21,15 @@ import { createEmbeddings } from './embeddings.js';
 import { openAIError, toOpenAIError } from './errors.js';
 import { handleMessages, isMessagesPath } from './messages/index.js';
 import { listModels, retrieveModel } from './models.js';
+import {
+  createResponse,
+  deleteResponse,
+  notFoundReply,
+  ResponseNotFound,
+  retrieveResponse,
+} from './responses/create.js';
+import { toResponsesCall } from './responses/request.js';
+import { streamResponse } from './responses/stream.js';
 
 /**
  * Serves one request whose path starts with `/v1/`. Rejects only with `BodyAborted` (the client
@@ -59,15 +68,33 @@ export async function handleOpenAI(
       if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
       return send(res, await createEmbeddings(services, caller, body, cancelWhenGone(res)));
     }
+    if (path === '/v1/responses') {
+      if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
+      const body = await readJson(req, maxBodyBytes);
+      if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
+      const cacheHeader = req.headers['x-conduit-cache'];
+      const call = toResponsesCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
+      const signal = cancelWhenGone(res);
+      if (call.stream) return await streamResponse(services, caller, call, res, signal);
+      return send(res, await createResponse(services, caller, call, signal));
+    }
+    if (path.startsWith('/v1/responses/')) {
+      const id = decodeId('response', path.slice('/v1/responses/'.length));
+      if (method === 'GET') return send(res, await retrieveResponse(services, caller, id));
+      if (method === 'DELETE') return send(res, await deleteResponse(services, caller, id));
+      return send(res, notAllowed(method, path, 'GET, DELETE'));
+    }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (method !== 'GET') return send(res, notAllowed(method, path, 'GET'));
       if (path === '/v1/models') return send(res, listModels(services, caller, newRequestId()));
-      const id = decodeModelId(path.slice('/v1/models/'.length));
+      const id = decodeId('model', path.slice('/v1/models/'.length));
       return send(res, retrieveModel(services, caller, id, newRequestId()));
     }
     return send(res, withConduitHeaders(openAIError(404, `Unknown route ${method} ${path}`)));
   } catch (error) {
     if (error instanceof BodyAborted) throw error;
+    if (error instanceof ResponseNotFound && !res.headersSent)
+      return send(res, notFoundReply(error));
     if (res.headersSent) {
       // Only the stream writes before it is done, and it reports its own failures.
       res.end();
@@ -150,11 +177,11 @@ async function readJson(req: IncomingMessage, maxBodyBytes: number): Promise<unk
   }
 }
 
-/** The model id in `/v1/models/{id}`, percent-decoded. Throws BAD_USER_INPUT if it cannot be. */
-function decodeModelId(encoded: string): string {
+/** The id in `/v1/models/{id}` or `/v1/responses/{id}`, percent-decoded. Throws BAD_USER_INPUT if it cannot be. */
+function decodeId(what: 'model' | 'response', encoded: string): string {
   try {
     return decodeURIComponent(encoded);
   } catch {
-    throw badInput('model', 'the model id in the path is not valid percent-encoding');
+    throw badInput(what, `the ${what} id in the path is not valid percent-encoding`);
   }
 }

@@ -44,8 +44,25 @@ export interface UsageTable {
   route: string;
 }
 
+/**
+ * A stored Responses API answer (`POST /v1/responses` with `store`), per client, kept
+ * `responses.retentionDays`: what `GET /v1/responses/{id}` returns and what `previous_response_id`
+ * continues. Both JSON columns are text, the same in both dialects.
+ */
+export interface StoredResponseTable {
+  id: string;
+  client_id: string;
+  /** Milliseconds since the epoch. */
+  created_at: number;
+  /** The conversation to continue from: earlier turns, this input and this output (JSON). */
+  history: string;
+  /** The Response object as answered (JSON). */
+  response: string;
+}
+
 export interface UsageDatabase extends ClientsDatabase {
   usage_records: UsageTable;
+  stored_responses: StoredResponseTable;
 }
 
 export type UsageRow = Selectable<UsageTable>;
@@ -153,6 +170,27 @@ const migrations: Record<string, Migration> = {
     },
     async down(db) {
       await db.schema.alterTable('usage_records').dropColumn('route').execute();
+    },
+  },
+  '0005_stored_responses': {
+    async up(db) {
+      await db.schema
+        .createTable('stored_responses')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('history', 'text', (c) => c.notNull())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .execute();
+      // The retention sweep deletes by age.
+      await db.schema
+        .createIndex('stored_responses_created')
+        .on('stored_responses')
+        .column('created_at')
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('stored_responses').execute();
     },
   },
 };

@@ -8,6 +8,7 @@ import type { OpenedDatabase, UsageRow } from './store-db.js';
 import { queryUsage, spentSince } from './store-query.js';
 import { createInsert } from './store-insert.js';
 import { createWriter } from './store-writer.js';
+import { createResponseStore, type ResponseStore } from './store-responses.js';
 
 import type { UsageDimension, UsageFilter, UsageRecord, UsageReport } from './store-types.js';
 
@@ -35,6 +36,8 @@ export interface UsageStore {
   stats(): { queued: number; dropped: number; written: number };
   /** The database itself, for the other tables it holds (runtime clients, the audit log). */
   readonly database: OpenedDatabase;
+  /** Stored Responses API answers (`POST /v1/responses` with `store`), in the same database. */
+  readonly responses: ResponseStore;
   /**
    * Flushes, then closes the connection. If the database is down, what could not be written is
    * counted as dropped (onDrop) and close rejects with the error.
@@ -115,6 +118,7 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     spentSince: (since, clientId) => spentSince(opened, since, clientId),
     stats: () => writer.stats(),
     database: opened,
+    responses: createResponseStore(opened, onError),
     close() {
       closing ??= (async () => {
         let failure: unknown = null;

@@ -1,0 +1,192 @@
+/**
+ * `POST /v1/responses` with `stream: true`: the gateway's CompletionChunk stream → the Responses
+ * API's semantic events, each with its `sequence_number`: `response.created`,
+ * `response.in_progress`, then per output item `response.output_item.added`, its content
+ * (`response.content_part.added`, `response.output_text.delta`…`.done`,
+ * `response.content_part.done`, or `response.function_call_arguments.delta`/`.done`) and
+ * `response.output_item.done`, and last `response.completed` (or `response.incomplete`) with the
+ * usage. The first chunk is in hand before the headers go out, so a failure before it is an
+ * ordinary error status; a failure after it ends the stream with `response.failed` and an `error`
+ * event, never a silent end.
+ *
+ * @see https://platform.openai.com/docs/api-reference/responses-streaming
+ */
+import type { ServerResponse } from 'node:http';
+import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import type { ClientSignal } from '../../gateway/gateway.js';
+import type { Caller, CompletionChunk } from '../../gateway/types.js';
+import { openSse } from '../../http/sse.js';
+import type { Services } from '../../services.js';
+import { conduitHeaders } from '../convert.js';
+import { toOpenAIError } from '../errors.js';
+import { keep, toConversation } from './create.js';
+import type { ResponsesCall } from './request.js';
+import {
+  finish,
+  functionCallItem,
+  messageId,
+  messageItem,
+  outputText,
+  responseId,
+  responseObject,
+  type Json,
+} from './response.js';
+
+export async function streamResponse(
+  services: Services,
+  caller: Caller,
+  call: ResponsesCall,
+  res: ServerResponse,
+  signal: ClientSignal,
+): Promise<void> {
+  const createdAt = Date.now();
+  const conversation = await toConversation(services, caller, call);
+  const chunks = await services.gateway.stream(conversation.request, caller, signal);
+  const iterator = chunks[Symbol.asyncIterator]();
+  let next = await iterator.next();
+  if (next.done) throw new Error('the gateway gave an empty stream');
+  const first = next.value;
+  const requestId = first.id;
+  const base = { id: responseId(requestId), createdAt, model: first.model, call };
+
+  const sse = openSse(res, {
+    headers: conduitHeaders(first.provider, first.cached, requestId),
+    onClose: () => void stop(iterator),
+  });
+  let sequence = 0;
+  const emit = (type: string, fields: Json): boolean =>
+    sse.send({
+      event: type,
+      data: JSON.stringify({ type, sequence_number: sequence++, ...fields }),
+    });
+
+  const output: Json[] = [];
+  emit('response.created', { response: responseObject(base, 'in_progress', []) });
+  emit('response.in_progress', { response: responseObject(base, 'in_progress', []) });
+
+  const itemId = messageId(requestId);
+  let text = '';
+  let messageOpen = false;
+  const openMessage = () => {
+    messageOpen = true;
+    emit('response.output_item.added', {
+      output_index: 0,
+      item: messageItem(requestId, 'in_progress', []),
+    });
+    emit('response.content_part.added', {
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part: outputText(''),
+    });
+  };
+  const closeMessage = () => {
+    const part = outputText(text);
+    const item = messageItem(requestId, 'completed', [part]);
+    emit('response.output_text.done', {
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      text,
+      logprobs: [],
+    });
+    emit('response.content_part.done', {
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part,
+    });
+    emit('response.output_item.done', { output_index: 0, item });
+    output.push(item);
+  };
+
+  try {
+    for (;;) {
+      const chunk: CompletionChunk = next.value;
+      if (chunk.delta !== '') {
+        if (!messageOpen) openMessage();
+        text += chunk.delta;
+        const ok = emit('response.output_text.delta', {
+          item_id: itemId,
+          output_index: 0,
+          content_index: 0,
+          delta: chunk.delta,
+          logprobs: [],
+        });
+        if (!ok) await sse.drained();
+      }
+      if (chunk.done) {
+        const calls = chunk.toolCalls ?? [];
+        // As the whole answer: the text as one message unless the model only called tools.
+        if (!messageOpen && calls.length === 0) openMessage();
+        if (messageOpen) closeMessage();
+        calls.forEach((toolCall, i) => {
+          const index = output.length;
+          const added = functionCallItem(requestId, i, toolCall, 'in_progress', '');
+          emit('response.output_item.added', { output_index: index, item: added });
+          const id = added.id as string;
+          emit('response.function_call_arguments.delta', {
+            item_id: id,
+            output_index: index,
+            delta: toolCall.arguments,
+          });
+          emit('response.function_call_arguments.done', {
+            item_id: id,
+            name: toolCall.name,
+            output_index: index,
+            arguments: toolCall.arguments,
+          });
+          const item = functionCallItem(requestId, i, toolCall, 'completed');
+          emit('response.output_item.done', { output_index: index, item });
+          output.push(item);
+        });
+        const response = responseObject({ ...base, model: chunk.model }, 'completed', output);
+        finish(response, chunk.finishReason ?? 'STOP', chunk.usage ?? emptyUsage);
+        await keep(services, caller, call, conversation, response, createdAt);
+        const type =
+          response.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+        emit(type, { response });
+        sse.end();
+        return;
+      }
+      if (sse.closed) break;
+      next = await iterator.next();
+      if (sse.closed) break;
+      if (next.done) {
+        throw new GatewayError(ErrorCodes.UPSTREAM_ERROR, 'the stream ended without finishing');
+      }
+    }
+  } catch (error) {
+    fail(emit, base, output, error);
+  }
+  // Reached when the client left (return() stops the upstream), or after an error.
+  await stop(iterator);
+  sse.end();
+}
+
+const emptyUsage = {
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  cachedPromptTokens: 0,
+  estimated: true,
+};
+
+/** `response.failed` with what was said so far, then the `error` event the SDKs raise. */
+function fail(
+  emit: (type: string, fields: Json) => boolean,
+  base: Parameters<typeof responseObject>[0],
+  output: Json[],
+  error: unknown,
+): void {
+  const { error: body } = toOpenAIError(error).body;
+  const response = responseObject(base, 'failed', output);
+  response.error = { code: 'server_error', message: body.message };
+  emit('response.failed', { response });
+  // Both shapes OpenAI sends: the flat fields, and `error` (which the openai SDK throws on).
+  emit('error', { code: body.code, message: body.message, param: body.param, error: body });
+}
+
+async function stop(iterator: AsyncIterator<CompletionChunk>): Promise<void> {
+  await iterator.return?.().catch(() => {});
+}
