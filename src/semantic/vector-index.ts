@@ -4,6 +4,7 @@
  * least recently used entry (added or served) goes. Removal moves the last entry into the hole,
  * so the array stays dense and a scan never skips.
  */
+import { guardsAgree } from './guard.js';
 import type { IndexedEntry } from './types.js';
 
 export interface Match {
@@ -12,7 +13,7 @@ export interface Match {
 }
 
 export interface SearchResult {
-  /** The nearest entry at or above the threshold whose guard matches. */
+  /** The nearest entry at or above the threshold whose guard agrees (`guardsAgree`). */
   match: Match | undefined;
   /** Some entry passed the threshold but its guard differed. */
   guarded: boolean;
@@ -110,7 +111,7 @@ export class ScopeIndex {
         dot += vectors[base + i]! * vector[i]!;
       }
       if (dot < minSimilarity) continue;
-      if (entry.guard !== guard) guarded = true;
+      if (!guardsAgree(entry.guard, guard)) guarded = true;
       else if (!best || dot > best.similarity) best = { entry, similarity: dot };
     }
     if (expired) for (const id of expired) this.remove(id);
