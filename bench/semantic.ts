@@ -13,7 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CachedAnswer, Caller, ChatRequest, Target } from '../src/gateway/types.js';
-import { createLexicalEmbedder } from '../src/semantic/lexical.js';
+import { guardOf, guardsAgree } from '../src/semantic/guard.js';
+import { createLexicalEmbedder, lexicalVector } from '../src/semantic/lexical.js';
 import { createSemanticCache } from '../src/semantic/semantic-cache.js';
 import { createSemanticStore } from '../src/semantic/store.js';
 
@@ -117,7 +118,20 @@ async function main(): Promise<void> {
   let paraphraseHits = 0;
   let nearMisses = 0;
   let wrongHits = 0;
+  /** Near-misses the similarity alone would have served, which the guard stopped. */
+  let stoppedByGuard = 0;
+  let nearestNearMiss = 0;
+  const threshold = minSimilarity ?? embedder.defaultMinSimilarity;
   for (const pair of pairs) {
+    if (pair.label === 'near-miss') {
+      const a = lexicalVector(pair.a);
+      const b = lexicalVector(pair.b);
+      let similarity = 0;
+      for (let i = 0; i < a.length; i++) similarity += a[i]! * b[i]!;
+      if (similarity >= threshold && !guardsAgree(guardOf(pair.a), guardOf(pair.b)))
+        stoppedByGuard++;
+      else nearestNearMiss = Math.max(nearestNearMiss, similarity);
+    }
     const stored = await cache.lookup(ask(pair.a), caller, target);
     const id = stored.probe && cache.store(stored.probe, answer(pair.a), 3_600_000);
     const { hit } = await cache.lookup(ask(pair.b), caller, target);
@@ -159,7 +173,6 @@ async function main(): Promise<void> {
     adds.push(performance.now() - before);
     await store.invalidate(id);
   }
-  const threshold = minSimilarity ?? embedder.defaultMinSimilarity;
   console.log(
     `semantic cache, lexical embedder (${embedder.id}, ${embedder.dimension} dims), threshold ${threshold}, ${entries} entries per scope`,
   );
@@ -168,6 +181,9 @@ async function main(): Promise<void> {
     `hit rate on paraphrases: ${((100 * paraphraseHits) / paraphrases).toFixed(1)}% (${paraphraseHits}/${paraphrases})`,
   );
   console.log(`wrong hits: ${wrongHits}`);
+  console.log(
+    `near-misses above the threshold stopped by the guard: ${stoppedByGuard}; the nearest other near-miss: ${nearestNearMiss.toFixed(3)}`,
+  );
   console.log('by kind:');
   for (const [kind, k] of byKind)
     console.log(

@@ -153,7 +153,7 @@ const semanticCache = z
       .default({ type: 'lexical' }),
     /**
      * The similarity a match needs; a request may raise it, never lower it. @default the
-     * embedder's own (lexical 0.9, provider 0.95)
+     * embedder's own (0.95 for both built-in kinds)
      */
     minSimilarity: similarity.optional(),
     /** Entries kept per scope; the least recently used go first. @default 1000 */

@@ -15,7 +15,7 @@ export const LEXICAL_DIMENSION = 512;
  * What the lexical embedder calls similar enough when no threshold is configured: chosen with
  * `npm run bench:semantic` so that no near-miss pair of its labelled set passes.
  */
-export const LEXICAL_MIN_SIMILARITY = 0.9;
+export const LEXICAL_MIN_SIMILARITY = 0.95;
 
 /** The longest prompt embedded, in characters; a longer one is ineligible, never truncated. */
 export const LEXICAL_MAX_INPUT_CHARS = 4096;

@@ -50,17 +50,19 @@ export function createProviderEmbedder(options: ProviderEmbedderOptions): Embedd
           resolve(undefined);
         }, options.deadlineMs);
       });
-      const call = options.embed({ model: options.model, input: [text] }, caller, cancel).then(
-        (result) => {
-          const vector = unit(result.embeddings[0] ?? []);
-          if (vector) embedder.dimension = vector.length;
-          return vector;
-        },
-        (error: unknown) => {
-          if (!cancel.aborted) options.onError?.(error);
-          return undefined;
-        },
-      );
+      const call = options
+        .embed({ model: options.model, input: [text], route: 'embeddings' }, caller, cancel)
+        .then(
+          (result) => {
+            const vector = unit(result.embeddings[0] ?? []);
+            if (vector) embedder.dimension = vector.length;
+            return vector;
+          },
+          (error: unknown) => {
+            if (!cancel.aborted) options.onError?.(error);
+            return undefined;
+          },
+        );
       return Promise.race([call, late]).finally(() => clearTimeout(timer));
     },
   };
