@@ -57,6 +57,8 @@ const GROUPS = [
   ['Who wrote Hamlet?', 'Hamlet was written by whom?', 'Name the author of Hamlet.'],
   ['Describe the water cycle.', 'Explain the water cycle.'],
   ['What is photosynthesis?', 'Explain photosynthesis briefly.'],
+  ['What is a black hole?', 'Explain what a black hole is.', 'Black holes: what are they?'],
+  ['What is dark matter?', 'Explain dark matter.'],
   // Related, not the same question: a similarity near 0.5.
   { texts: ['Who wrote Macbeth?', 'When was Macbeth first performed?'], spread: 1 },
 ];
@@ -78,9 +80,18 @@ beforeAll(async () => {
     database: { url: database },
     providers: {
       up: { type: 'openai', baseUrl: chat.baseUrl, keys: ['sk-chat-test'] },
+      first: { type: 'openai', baseUrl: chat.baseUrl, keys: ['sk-chat-first'] },
       emb: { type: 'openai-compatible', baseUrl: embeddings.baseUrl },
     },
-    models: { chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] } },
+    models: {
+      chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] },
+      backed: {
+        targets: [
+          { provider: 'first', model: 'gpt-4o-mini' },
+          { provider: 'up', model: 'gpt-4o-mini' },
+        ],
+      },
+    },
     clients: [alice, bob, ops],
     cache: {
       semantic: {
@@ -220,6 +231,29 @@ describe('semantic cache', () => {
     await complete(alice, ask('What is photosynthesis?'));
     const again = await complete(alice, ask('Explain photosynthesis briefly.'));
     expect(again.cache.status).toBe('MISS');
+  });
+
+  it("does not store a fallback's answer", async () => {
+    chat.next({ fail: 'server' });
+    const fellBack = await complete(alice, ask('What is a black hole?', { model: 'backed' }));
+    expect(fellBack.cache.status).toBe('MISS');
+    const after = await complete(alice, ask('Explain what a black hole is.', { model: 'backed' }));
+    expect(after.cache.status).toBe('MISS');
+    expect(after.content).toBe('Explain what a black hole is.');
+    // The first target's own answer is stored.
+    const hit = await complete(alice, ask('Black holes: what are they?', { model: 'backed' }));
+    expect(hit.cache.status).toBe('SEMANTIC');
+  });
+
+  it('does not store a stream that was cut', async () => {
+    chat.next({ fail: 'cut_after_first_token', text: 'Dark' });
+    const ws = wsClient(gw.wsUrl, `Bearer ${alice.key}`);
+    const results = await collect(
+      ws.iterate({ query: STREAM, variables: { input: ask('What is dark matter?') } }),
+    ).catch((error: unknown) => [error]);
+    expect(JSON.stringify(results)).toContain('UPSTREAM_ERROR');
+    const after = await complete(alice, ask('Explain dark matter.'));
+    expect(after.cache.status).toBe('MISS');
   });
 
   it('serves from upstream when the embedder hangs, past its deadline', async () => {
