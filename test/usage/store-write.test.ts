@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { LogEvent } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { fromRow, openDatabase } from '../../src/usage/store-db.js';
+import { USAGE_COLUMNS, fromRow, openDatabase } from '../../src/usage/store-db.js';
 import { createUsageStore, type UsageStoreOptions } from '../../src/usage/store.js';
 import {
   createSqliteDatabase,
@@ -18,7 +18,7 @@ function insertCounter() {
   const waiters: (() => void)[] = [];
   const log = (event: LogEvent): void => {
     if (event.level !== 'query' || !/^insert into "usage_records"/.test(event.query.sql)) return;
-    rowsPerInsert.push(event.query.parameters.length / 23);
+    rowsPerInsert.push(event.query.parameters.length / USAGE_COLUMNS.length);
     for (const wake of waiters.splice(0)) wake();
   };
   const nextInsert = () => new Promise<void>((resolve) => waiters.push(resolve));
@@ -49,6 +49,8 @@ await describeEachDatabase('usage store writes', (makeDatabase) => {
       latencyMs: 1234.5,
       ttftMs: 87.25,
       cacheHit: true,
+      cacheKind: 'semantic',
+      similarity: 0.9712,
       attempts: 3,
       stream: true,
       prompt: '[{"role":"user","content":"héllo"}]',
