@@ -188,17 +188,10 @@ export function createServe(deps: ServeDeps) {
         { provider: target.provider, response, costUsd: result.costUsd },
         ttlMs,
       );
-    // By meaning: whole answers of the scope's own target only (not a fallback's).
-    const probe = p.semantic;
-    if (
-      probe &&
-      !cutByBudget &&
-      response.finishReason === 'STOP' &&
-      target.provider === probe.provider &&
-      target.model === probe.model
-    )
-      semantic!.store(
-        probe,
+    if (p.semantic && !cutByBudget)
+      semantic!.keep(
+        p.semantic,
+        target,
         { provider: target.provider, response, costUsd: result.costUsd },
         ttlMs,
       );
@@ -254,9 +247,9 @@ export function createServe(deps: ServeDeps) {
     let handedOff = false;
     try {
       request = kind.normalize(input);
-      const prepared_ = await prepare(kind, request, caller, requestId, started);
-      const p = (prepared = prepared_.prepared);
-      let hit = prepared_.hit;
+      const looked = await prepare(kind, request, caller, requestId, started);
+      const p = (prepared = looked.prepared);
+      let hit = looked.hit;
       const call = {
         request: upstreamRequest(p.request, p.admission.maxTokens),
         targets: router.order(p.route),

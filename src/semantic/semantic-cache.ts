@@ -47,6 +47,11 @@ export interface SemanticCache {
   lookup(request: ChatRequest, caller: Caller, target: Target): Promise<Lookup>;
   /** Stores an upstream's whole answer under a look-up's probe; returns its entry id. */
   store(probe: Probe, answer: CachedAnswer, ttlMs: number): string | undefined;
+  /**
+   * `store`, for an answer that finished with `stop` from the scope's own target (a fallback's
+   * answer, or one cut at its length, is not the scope's answer).
+   */
+  keep(probe: Probe, target: Target, answer: CachedAnswer, ttlMs: number): void;
 }
 
 const none: Lookup = Object.freeze({ hit: undefined, probe: undefined });
@@ -143,6 +148,15 @@ export function createSemanticCache(options: SemanticCacheOptions): SemanticCach
     store(probe, answer, ttlMs) {
       if (probe.noStore) return undefined;
       return store.add(probe.scope, probe.vector, probe.guard, answer, ttlMs);
+    },
+
+    keep(probe, target, answer, ttlMs) {
+      if (
+        answer.response.finishReason === 'STOP' &&
+        target.provider === probe.provider &&
+        target.model === probe.model
+      )
+        this.store(probe, answer, ttlMs);
     },
   };
 }
