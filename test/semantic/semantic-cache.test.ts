@@ -65,6 +65,7 @@ const GROUPS = [
 
 const alice = { id: 'alice', key: 'key-alice-1f0c', semanticCache: { enabled: true } };
 const bob = { id: 'bob', key: 'key-bob-77aa', semanticCache: { enabled: true } };
+const EMBED_KEY = 'sk-embeddings-secret-5d1e9a';
 const ops = { id: 'ops', key: 'key-ops-30be', admin: true };
 const as = (who: { key: string }) => ({ authorization: `Bearer ${who.key}` });
 
@@ -81,7 +82,7 @@ beforeAll(async () => {
     providers: {
       up: { type: 'openai', baseUrl: chat.baseUrl, keys: ['sk-chat-test'] },
       first: { type: 'openai', baseUrl: chat.baseUrl, keys: ['sk-chat-first'] },
-      emb: { type: 'openai-compatible', baseUrl: embeddings.baseUrl },
+      emb: { type: 'openai-compatible', baseUrl: embeddings.baseUrl, keys: [EMBED_KEY] },
     },
     models: {
       chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] },
@@ -269,6 +270,9 @@ describe('semantic cache', () => {
       embeddings.hang = false;
     }
     expect(await metric('unavailable')).toBe(unavailable + 1);
+    // The embedder's key is in no log line and no metric.
+    expect(gw.logs.join('')).not.toContain(EMBED_KEY);
+    expect(await (await fetch(`${gw.url}/metrics`)).text()).not.toContain(EMBED_KEY);
   });
 
   it('stores a streamed answer on its last event and replays hits as chunks on WS, SSE and REST', async () => {
