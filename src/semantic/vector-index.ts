@@ -3,6 +3,10 @@
  * dot product (cosine similarity, since every vector has length 1). Bounded: when full, the
  * least recently used entry (added or served) goes. Removal moves the last entry into the hole,
  * so the array stays dense and a scan never skips.
+ *
+ * The array is laid out by dimension (component `i` of every entry side by side), so a scan
+ * reads, for each non-zero component of the query, one contiguous run over the entries: a
+ * lexical query has a few dozen non-zero components, and the scan touches nothing else.
  */
 import { guardsAgree } from './guard.js';
 import type { IndexedEntry } from './types.js';
@@ -22,7 +26,10 @@ export interface SearchResult {
 export class ScopeIndex {
   readonly dimension: number;
   readonly capacity: number;
+  /** Component `i` of the entry in `slot` is at `i * #slotsHeld + slot`. */
   #vectors: Float32Array;
+  #scores: Float32Array;
+  #slotsHeld: number;
   readonly #entries: IndexedEntry[] = [];
   #used: Float64Array;
   readonly #slots = new Map<string, number>();
@@ -32,7 +39,9 @@ export class ScopeIndex {
     this.dimension = dimension;
     this.capacity = capacity;
     const initial = Math.min(capacity, 64);
+    this.#slotsHeld = initial;
     this.#vectors = new Float32Array(initial * dimension);
+    this.#scores = new Float32Array(initial);
     this.#used = new Float64Array(initial);
   }
 
@@ -50,8 +59,10 @@ export class ScopeIndex {
     this.remove(entry.id);
     if (this.#entries.length >= this.capacity) this.#evict();
     const slot = this.#entries.length;
-    if ((slot + 1) * this.dimension > this.#vectors.length) this.#grow();
-    this.#vectors.set(vector, slot * this.dimension);
+    if (slot >= this.#slotsHeld) this.#grow();
+    const held = this.#slotsHeld;
+    const vectors = this.#vectors;
+    for (let i = 0; i < this.dimension; i++) vectors[i * held + slot] = vector[i]!;
     this.#entries.push(entry);
     this.#used[slot] = ++this.#tick;
     this.#slots.set(entry.id, slot);
@@ -66,11 +77,9 @@ export class ScopeIndex {
       const moved = this.#entries[last]!;
       this.#entries[slot] = moved;
       this.#used[slot] = this.#used[last]!;
-      this.#vectors.copyWithin(
-        slot * this.dimension,
-        last * this.dimension,
-        (last + 1) * this.dimension,
-      );
+      const held = this.#slotsHeld;
+      const vectors = this.#vectors;
+      for (let i = 0; i < this.dimension; i++) vectors[i * held + slot] = vectors[i * held + last]!;
       this.#slots.set(moved.id, slot);
     }
     this.#entries.pop();
@@ -85,32 +94,33 @@ export class ScopeIndex {
   }
 
   /**
-   * The nearest entry at or above `minSimilarity` with the same guard; expired entries met on
-   * the way are removed.
+   * The nearest entry at or above `minSimilarity` whose guard agrees; an expired entry that
+   * would have matched is removed (the others go with the least recently used).
    */
   search(vector: Float32Array, minSimilarity: number, guard: string, now: number): SearchResult {
-    const dimension = this.dimension;
     const vectors = this.#vectors;
-    // A lexical vector has a few dozen non-zero buckets: the dot product needs only those.
-    const nonZero = new Int32Array(dimension);
-    let count = 0;
-    for (let i = 0; i < dimension; i++) if (vector[i] !== 0) nonZero[count++] = i;
+    const held = this.#slotsHeld;
+    const size = this.#entries.length;
+    const scores = this.#scores;
+    scores.fill(0, 0, size);
+    // A lexical vector has a few dozen non-zero components: the dot products need only those.
+    for (let i = 0; i < this.dimension; i++) {
+      const q = vector[i]!;
+      if (q === 0) continue;
+      const base = i * held;
+      for (let slot = 0; slot < size; slot++) scores[slot]! += vectors[base + slot]! * q;
+    }
     let best: Match | undefined;
     let guarded = false;
     let expired: string[] | undefined;
-    for (let slot = 0; slot < this.#entries.length; slot++) {
+    for (let slot = 0; slot < size; slot++) {
+      const dot = scores[slot]!;
+      if (dot < minSimilarity) continue;
       const entry = this.#entries[slot]!;
       if (entry.expiresAt <= now) {
         (expired ??= []).push(entry.id);
         continue;
       }
-      let dot = 0;
-      const base = slot * dimension;
-      for (let k = 0; k < count; k++) {
-        const i = nonZero[k]!;
-        dot += vectors[base + i]! * vector[i]!;
-      }
-      if (dot < minSimilarity) continue;
       if (!guardsAgree(entry.guard, guard)) guarded = true;
       else if (!best || dot > best.similarity) best = { entry, similarity: dot };
     }
@@ -127,10 +137,14 @@ export class ScopeIndex {
   }
 
   #grow(): void {
-    const slots = Math.min(this.capacity, Math.max(1, this.#used.length * 2));
+    const before = this.#slotsHeld;
+    const slots = Math.min(this.capacity, Math.max(1, before * 2));
     const vectors = new Float32Array(slots * this.dimension);
-    vectors.set(this.#vectors);
+    for (let i = 0; i < this.dimension; i++)
+      vectors.set(this.#vectors.subarray(i * before, (i + 1) * before), i * slots);
     this.#vectors = vectors;
+    this.#slotsHeld = slots;
+    this.#scores = new Float32Array(slots);
     const used = new Float64Array(slots);
     used.set(this.#used);
     this.#used = used;
