@@ -8,6 +8,7 @@
 import {
   Counter,
   Gauge,
+  Histogram,
   Registry,
   collectDefaultMetrics,
   type CounterConfiguration,
@@ -238,6 +239,10 @@ export interface Metrics {
   storeErrors: Counter<'store'>;
   usageDropped: Counter;
   upstreamErrors: Counter<'provider' | 'kind'>;
+  /** Semantic-cache look-ups by result (hit, miss, guarded, ineligible, unavailable). */
+  semanticResults: Counter<'result'>;
+  /** How long the semantic cache's embedder took, by embedder type (lexical, provider). */
+  semanticEmbedSeconds: Histogram<'embedder'>;
   /** Reports the usage queue's depth at each scrape. */
   trackUsageQueue(depth: () => number): void;
   /** Reports how many circuits are open at each scrape. */
@@ -308,6 +313,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ['provider', 'kind'] as const,
     registers,
   });
+  const semanticResults = new Counter({
+    name: 'conduit_semantic_cache_requests_total',
+    help: 'Semantic-cache look-ups by result (hit, miss, guarded, ineligible, unavailable)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const semanticEmbedSeconds = new Histogram({
+    name: 'conduit_semantic_cache_embed_seconds',
+    help: "The semantic cache's embedder latency, by embedder type (lexical, provider)",
+    labelNames: ['embedder'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
   const inFlight = new Gauge({
     name: 'conduit_in_flight',
     help: 'HTTP requests and WebSocket operations being served',
@@ -349,6 +367,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     storeErrors,
     usageDropped,
     upstreamErrors,
+    semanticResults,
+    semanticEmbedSeconds,
     trackUsageQueue(depth) {
       queueDepth = depth;
     },
@@ -370,7 +390,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       if (record.errorCode === 'RATE_LIMITED' || record.errorCode === 'BUDGET_EXCEEDED')
         refused.inc({ code: record.errorCode });
       if (outcome.request && outcome.request.cache !== 'BYPASS' && !record.errorCode) {
-        cache(record.cacheHit ? 'hit' : 'miss').value += 1;
+        // A semantic hit missed the exact cache first.
+        cache(record.cacheHit && outcome.cacheKind !== 'semantic' ? 'hit' : 'miss').value += 1;
       }
       let upstreamMs = 0;
       for (const attempt of outcome.attempts) {

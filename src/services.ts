@@ -24,6 +24,8 @@ import { metricNames, type Metrics } from './metrics.js';
 import { Transport } from './providers/http.js';
 import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
+import { semanticCacheFor } from './semantic/create.js';
+import { createSemanticStore, type SemanticStore } from './semantic/store.js';
 import { createResponseCache, type ResponseCache } from './state/cache.js';
 import { createCooldowns, type Cooldowns } from './state/cooldowns.js';
 import { createLimiter, type Limiter } from './state/limits.js';
@@ -54,6 +56,8 @@ export interface Infrastructure {
   readonly owed: OwedRecords;
   readonly transport: Transport;
   readonly cache: ResponseCache<CachedAnswer>;
+  /** The semantic cache's entries (kept across reloads; used only while it is enabled). */
+  readonly semantic: SemanticStore;
   readonly cooldowns: Cooldowns;
   readonly spend: SpendCounters;
   readonly breakers: Breakers;
@@ -139,6 +143,12 @@ export async function createInfrastructure(
     maxEntryBytes: config.cache.maxEntryBytes,
     onError: onStoreError('cache'),
   });
+  const semantic = createSemanticStore({
+    ...(client && { redis: client }),
+    maxEntriesPerScope: config.cache.semantic.maxEntriesPerScope,
+    maxScopes: config.cache.semantic.maxScopes,
+    onError: onStoreError('semantic-cache'),
+  });
   const breakers = new Breakers(
     config.circuitBreaker.failures,
     config.circuitBreaker.halfOpenAfterMs,
@@ -187,6 +197,7 @@ export async function createInfrastructure(
     owed,
     transport,
     cache,
+    semantic,
     cooldowns,
     spend,
     breakers,
@@ -212,6 +223,7 @@ export async function createInfrastructure(
       health.close();
       await events.close();
       await cache.close();
+      await semantic.close();
       await cooldowns.close();
       await transport.close();
       await redis?.close();
@@ -330,6 +342,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     retry: config.retry,
     onLatency: (target, ms) => latency.observe(target, ms),
     onAfterAnswerError: (error) => log.error({ err: error }, 'recording a finished request failed'),
+    semantic: semanticCacheFor(config, infra.semantic, metrics, log),
     mask: createRedactor(secretsOf(config)).mask,
     onKeyDisabled: (provider, keyIndex, error) =>
       alerts.send({
@@ -424,7 +437,8 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
       return (await usage.spentSince(new Date(periodStart('month')), clientId)).get(clientId) ?? 0;
     },
 
-    invalidateCache: (model) => cache.invalidate(model),
+    invalidateCache: async (model) =>
+      (await cache.invalidate(model)) + (await infra.semantic.clear(model)),
 
     async clientsChanged() {
       await seedBudgets();

@@ -8,6 +8,9 @@ import { ProviderTypes } from '../providers/types.js';
 
 const positiveInt = z.number().int().positive();
 
+/** A similarity threshold: cosine similarity from 0 (exclusive) to 1. */
+const similarity = z.number().gt(0).max(1);
+
 /** A browser origin as browsers send it in `Origin`: scheme, host and port, nothing else. */
 const origin = z
   .string()
@@ -135,6 +138,13 @@ const client = z
         z.strictObject({ mode: z.literal('persisted'), manifest: z.string().min(1) }),
       ])
       .optional(),
+    /**
+     * This client's use of the semantic cache (on only when `cache.semantic.enabled` too).
+     * `minSimilarity` replaces the global threshold for it. @default off
+     */
+    semanticCache: z
+      .strictObject({ enabled: z.boolean().default(true), minSimilarity: similarity.optional() })
+      .optional(),
   })
   .refine((c) => (c.key === undefined) !== (c.keySha256 === undefined), {
     message: 'give exactly one of key or keySha256',
@@ -225,6 +235,46 @@ const auth = z
       .optional(),
   })
   .prefault({});
+
+/**
+ * The semantic cache (docs/semantic-cache.md): a question asked in other words is answered from
+ * the cache. Off unless enabled here and, when clients are configured, by each client too.
+ */
+const semanticCache = z
+  .strictObject({
+    /** @default false */
+    enabled: z.boolean().default(false),
+    /** What turns a prompt into a vector. @default { type: lexical } */
+    embedder: z
+      .discriminatedUnion('type', [
+        /** Built in: hashed words and character trigrams; no network, no model files. */
+        z.strictObject({ type: z.literal('lexical') }),
+        /** A configured provider's embeddings, through the gateway's own embeddings path. */
+        z.strictObject({
+          type: z.literal('provider'),
+          /** A configured provider that makes embeddings. */
+          provider: z.string().min(1),
+          /** Its embeddings model, e.g. text-embedding-3-small. */
+          model: z.string().min(1),
+          /** Past this the look-up is a miss and the request goes upstream. @default 1000 */
+          deadlineMs: positiveInt.default(1000),
+          /** Longer prompts are not embedded (nor cached by meaning). @default 8000 */
+          maxInputChars: positiveInt.default(8000),
+        }),
+      ])
+      .default({ type: 'lexical' }),
+    /**
+     * The similarity a match needs; a request may raise it, never lower it. @default the
+     * embedder's own (0.95 for both built-in kinds)
+     */
+    minSimilarity: similarity.optional(),
+    /** Entries kept per scope; the least recently used go first. @default 1000 */
+    maxEntriesPerScope: positiveInt.default(1000),
+    /** Scopes kept in memory per process; the least recently used go first. @default 10000 */
+    maxScopes: positiveInt.default(10_000),
+  })
+  .prefault({});
+export type SemanticCacheConfig = z.infer<typeof semanticCache>;
 
 /**
  * Limits on a GraphQL document, checked when it is parsed and validated: before the caller's
@@ -356,6 +406,7 @@ export const configSchema = z
         maxEntryBytes: positiveInt.default(1024 * 1024),
         /** client: no tenant reads another's answers; global: shared. @default client */
         scope: z.enum(['client', 'global']).default('client'),
+        semantic: semanticCache,
       })
       .prefault({}),
     clients: z.array(client).default([]),
@@ -438,6 +489,14 @@ export const configSchema = z
             message: `names no configured provider ("${target.provider}")`,
           });
         }
+      });
+    }
+    const embedder = config.cache.semantic.embedder;
+    if (embedder.type === 'provider' && !(embedder.provider in config.providers)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cache', 'semantic', 'embedder', 'provider'],
+        message: `names no configured provider ("${embedder.provider}")`,
       });
     }
     const ids = new Set<string>();

@@ -110,6 +110,8 @@ export function createAccountant(options: {
         latencyMs: outcome.latencyMs,
         ttftMs: outcome.ttftMs,
         cacheHit: outcome.cacheHit,
+        cacheKind: outcome.cacheKind,
+        similarity: outcome.similarity,
         attempts: outcome.attempts.length,
         stream: outcome.stream,
         route: outcome.route,

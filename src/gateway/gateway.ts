@@ -26,6 +26,8 @@ import type {
   Embeddings,
 } from './types.js';
 import type { Config } from '../config/schema.js';
+import type { EmbedThroughGateway } from '../semantic/provider-embedder.js';
+import type { SemanticCache } from '../semantic/semantic-cache.js';
 import type { ResponseCache } from '../state/cache.js';
 
 export type { CachedAnswer } from './types.js';
@@ -39,6 +41,8 @@ export interface GatewayDeps extends CallDeps {
   accountant: Accountant;
   /** Recording a finished request threw (it is not retried). */
   onAfterAnswerError?(error: unknown): void;
+  /** The semantic cache, made with the gateway's own embeddings path; absent when off. */
+  semantic?: (embed: EmbedThroughGateway) => SemanticCache;
 }
 
 /**
@@ -88,6 +92,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const afterAnswer = createAfterAnswer(deps.onAfterAnswerError);
+  const semantic = deps.semantic?.((request, caller, signal) =>
+    gateway.embed(request, caller, signal),
+  );
   const { serve, account, finish, recordHit, record } = createServe({
     config: deps.config,
     router: deps.router,
@@ -95,6 +102,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     cache: deps.cache,
     accountant: deps.accountant,
     afterAnswer,
+    semantic,
   });
 
   /**
@@ -125,13 +133,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   };
 
-  return {
+  const gateway: Gateway = {
     complete: (input, caller, signal = new Cancel()) =>
       serve(chat, input, caller, signal, async ({ p, hit, attempts, call }) => {
         if (hit) {
           const latencyMs = recordHit(p, hit, false);
           const { response, provider } = hit;
-          return completionOf(response, p.requestId, provider, 0, true, latencyMs, attempts);
+          const completion = completionOf(
+            response,
+            p.requestId,
+            provider,
+            0,
+            true,
+            latencyMs,
+            attempts,
+          );
+          if (hit.semantic) completion.semantic = hit.semantic;
+          return completion;
         }
         const { result, target } = await callTargets(deps, call, attempts, (provider, c) =>
           provider.chat(c),
@@ -209,4 +227,5 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return embeddingsOf(result, p.requestId, target.provider, costUsd, latencyMs, attempts);
       }),
   };
+  return gateway;
 }

@@ -39,6 +39,9 @@ export function normalizeRequest(request: ChatRequest): ChatRequest {
   request.messages.forEach(checkMessage);
   checkRange('temperature', request.temperature, 0, 2);
   checkRange('topP', request.topP, 0, 1);
+  const minSimilarity = request.cacheOptions?.minSimilarity;
+  if (minSimilarity !== undefined && !(minSimilarity > 0 && minSimilarity <= 1))
+    throw badInput('cacheOptions.minSimilarity', 'minSimilarity must be above 0 and at most 1');
   if (
     request.maxTokens !== undefined &&
     (!Number.isInteger(request.maxTokens) ||

@@ -105,11 +105,14 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
 
 /** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
 export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
-  const { provider } = hit;
+  const { provider, semantic } = hit;
   const { model, finishReason, toolCalls, usage } = hit.response;
-  for (const delta of splitWords(hit.response.content ?? ''))
-    yield { id, delta, provider, model, cached: true, done: false };
-  yield {
+  for (const delta of splitWords(hit.response.content ?? '')) {
+    const chunk: CompletionChunk = { id, delta, provider, model, cached: true, done: false };
+    if (semantic) chunk.semantic = semantic;
+    yield chunk;
+  }
+  const last: CompletionChunk = {
     id,
     delta: '',
     provider,
@@ -121,6 +124,8 @@ export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<Com
     usage,
     costUsd: 0,
   };
+  if (semantic) last.semantic = semantic;
+  yield last;
 }
 
 /**

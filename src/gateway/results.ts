@@ -51,6 +51,8 @@ export function outcomeOf(s: Subject, stream: boolean, fields: Partial<Outcome>)
     priced: fields.priced ?? true,
     savedUsd: fields.savedUsd ?? 0,
     cacheHit: fields.cacheHit ?? false,
+    cacheKind: fields.cacheKind ?? null,
+    similarity: fields.similarity ?? null,
     content: fields.content ?? null,
     error: fields.error === undefined ? null : fields.error,
     latencyMs: fields.latencyMs ?? 0,

@@ -5,6 +5,8 @@
  * error then carries (`failures.ts`).
  */
 import type { Config } from '../config/schema.js';
+import type { SemanticCache } from '../semantic/semantic-cache.js';
+import type { Probe } from '../semantic/types.js';
 import type { ResponseCache } from '../state/cache.js';
 import type { Accountant } from './account.js';
 import type { Admission, Admitter } from './admit.js';
@@ -38,6 +40,8 @@ export interface ServeDeps {
   cache: ResponseCache<CachedAnswer>;
   accountant: Accountant;
   afterAnswer: AfterAnswer;
+  /** Absent when the semantic cache is off. */
+  semantic?: SemanticCache | undefined;
 }
 
 /** What differs between the kinds of request `serve` runs. */
@@ -60,6 +64,8 @@ export interface Prepared extends Subject {
   route: Route;
   admission: Admission;
   cacheKey: { model: string; hash: string } | undefined;
+  /** Set when the answer is to be stored in the semantic cache. */
+  semantic?: Probe;
 }
 
 /** What `serve` hands a request's own steps. */
@@ -82,7 +88,7 @@ export interface Answered {
 }
 
 export function createServe(deps: ServeDeps) {
-  const { config, router, admitter, cache, accountant, afterAnswer } = deps;
+  const { config, router, admitter, cache, accountant, afterAnswer, semantic } = deps;
   const ttlMs = config.cache.ttlSeconds * 1000;
 
   /** Route, admission and cache look-up of a read request. Returns the cached answer on a hit. */
@@ -183,6 +189,13 @@ export function createServe(deps: ServeDeps) {
         { provider: target.provider, response, costUsd: result.costUsd },
         ttlMs,
       );
+    if (p.semantic && !cutByBudget)
+      semantic!.keep(
+        p.semantic,
+        target,
+        { provider: target.provider, response, costUsd: result.costUsd },
+        ttlMs,
+      );
     return result;
   }
 
@@ -197,6 +210,8 @@ export function createServe(deps: ServeDeps) {
           usage: hit.response.usage,
           savedUsd: hit.costUsd,
           cacheHit: true,
+          cacheKind: hit.semantic ? 'semantic' : 'exact',
+          similarity: hit.semantic ? hit.semantic.similarity : null,
           content: hit.response.content,
           latencyMs,
           ttftMs: stream ? latencyMs : null,
@@ -234,8 +249,9 @@ export function createServe(deps: ServeDeps) {
     try {
       request = kind.normalize(input);
       if (caller.grant) applyGrant(request, caller);
-      const { prepared: p, hit } = await prepare(kind, request, caller, requestId, started);
-      prepared = p;
+      const looked = await prepare(kind, request, caller, requestId, started);
+      const p = (prepared = looked.prepared);
+      let hit = looked.hit;
       const call = {
         request: upstreamRequest(p.request, p.admission.maxTokens),
         targets: router.order(p.route),
@@ -243,6 +259,12 @@ export function createServe(deps: ServeDeps) {
         expired: () => deadline.expired,
         remainingMs: deadline.remainingMs,
       };
+      // Exact cache first; then, by meaning.
+      if (semantic && !hit && request.cache !== 'BYPASS' && call.targets[0]) {
+        const found = await semantic.lookup(request, caller, call.targets[0]);
+        hit = found.hit;
+        if (found.probe) p.semantic = found.probe;
+      }
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
       void prepared?.admission.settle({ tokens: 0, costUsd: 0 });

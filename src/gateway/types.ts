@@ -9,6 +9,8 @@ export type Role = (typeof Roles)[number];
 export const FinishReasons = ['STOP', 'LENGTH', 'TOOL_CALLS', 'CONTENT_FILTER'] as const;
 export type FinishReason = (typeof FinishReasons)[number];
 
+export type CacheKind = 'exact' | 'semantic';
+
 export const CacheModes = ['DEFAULT', 'BYPASS', 'REFRESH'] as const;
 export type CacheMode = (typeof CacheModes)[number];
 
@@ -87,6 +89,21 @@ export interface ChatRequest {
   route?: Route;
   /** JSON output, where the provider supports it; absent: text. */
   responseFormat?: ResponseFormat;
+  /** The semantic cache's per-request controls (docs/semantic-cache.md). */
+  cacheOptions?: CacheOptions;
+}
+
+export interface CacheOptions {
+  /** Raises (never lowers) the similarity a semantic hit needs. */
+  minSimilarity?: number;
+  /** Read the cache, but do not store this answer by meaning. */
+  noStore?: boolean;
+}
+
+/** On a semantic cache hit: how near the prompts were, and which entry answered. */
+export interface SemanticHit {
+  similarity: number;
+  entryId: string;
 }
 
 export interface Usage {
@@ -172,6 +189,8 @@ export interface Completion extends ChatResponse {
   provider: string;
   costUsd: number;
   cached: boolean;
+  /** Set on a semantic cache hit only. */
+  semantic?: SemanticHit;
   latencyMs: number;
   attempts: Attempt[];
 }
@@ -188,6 +207,8 @@ export interface CompletionChunk {
   toolCalls?: ToolCall[];
   usage?: Usage;
   costUsd?: number;
+  /** Set on every chunk of a semantic cache hit's replay. */
+  semantic?: SemanticHit;
 }
 
 export interface EmbeddingRequest {
@@ -217,6 +238,8 @@ export interface CachedAnswer {
   response: ChatResponse;
   /** What the answer cost when it was made: a hit saves that much. */
   costUsd: number;
+  /** Set when the answer was found by meaning (never stored). */
+  semantic?: SemanticHit;
 }
 
 /** One finished or failed request, as the accountant records it (usage row, log line, metrics). */
@@ -236,6 +259,10 @@ export interface Outcome {
   priced: boolean;
   savedUsd: number;
   cacheHit: boolean;
+  /** On a cache hit: how it was found; null otherwise. */
+  cacheKind: CacheKind | null;
+  /** On a semantic hit: the similarity; null otherwise. */
+  similarity: number | null;
   content: string | null;
   error: unknown;
   latencyMs: number;

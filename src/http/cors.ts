@@ -21,6 +21,7 @@ const exposedHeaders = [
   'x-request-id',
   'x-conduit-provider',
   'x-conduit-cache',
+  'x-conduit-cache-similarity',
   'retry-after',
   'x-should-retry',
 ];

@@ -100,7 +100,12 @@ export async function completeChat(
   const completion = await services.gateway.complete(call.request, caller, signal);
   return {
     status: 200,
-    headers: conduitHeaders(completion.provider, completion.cached, completion.id),
+    headers: conduitHeaders(
+      completion.provider,
+      completion.cached,
+      completion.id,
+      completion.semantic?.similarity,
+    ),
     body: toChatCompletion(completion),
   };
 }
@@ -130,7 +135,7 @@ export async function streamChat(
   const frame = (choice: string) => `${head}${model}${tail}${choice}]}`;
 
   const sse = openSse(res, {
-    headers: conduitHeaders(first.provider, first.cached, first.id),
+    headers: conduitHeaders(first.provider, first.cached, first.id, first.semantic?.similarity),
     onClose: () => void stop(iterator),
   });
   sse.send(

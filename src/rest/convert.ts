@@ -38,7 +38,18 @@ export function conduitHeaders(
   provider: string,
   cached: boolean,
   requestId: string,
+  /** A semantic hit's similarity: `x-conduit-cache: semantic-hit` with it. */
+  similarity?: number,
 ): Record<string, string> {
+  if (similarity !== undefined) {
+    return {
+      'content-type': 'application/json',
+      'x-conduit-provider': provider,
+      'x-conduit-cache': 'semantic-hit',
+      'x-conduit-cache-similarity': similarity.toFixed(4),
+      'x-request-id': requestId,
+    };
+  }
   return {
     'content-type': 'application/json',
     'x-conduit-provider': provider,

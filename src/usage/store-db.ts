@@ -36,6 +36,9 @@ export interface UsageTable {
   latency_ms: number;
   ttft_ms: number | null;
   cache_hit: number;
+  /** exact | semantic on a cache hit (migration 0007). */
+  cache_kind: string | null;
+  similarity: number | null;
   attempts: number;
   stream: number;
   prompt: string | null;
@@ -88,6 +91,8 @@ export const USAGE_COLUMNS = [
   'latency_ms',
   'ttft_ms',
   'cache_hit',
+  'cache_kind',
+  'similarity',
   'attempts',
   'stream',
   'prompt',
@@ -191,6 +196,19 @@ const migrations: Record<string, Migration> = {
     },
     async down(db) {
       await db.schema.dropTable('stored_responses').execute();
+    },
+  },
+  '0007_usage_semantic_cache': {
+    async up(db) {
+      await db.schema.alterTable('usage_records').addColumn('cache_kind', 'text').execute();
+      await db.schema
+        .alterTable('usage_records')
+        .addColumn('similarity', 'double precision')
+        .execute();
+    },
+    async down(db) {
+      await db.schema.alterTable('usage_records').dropColumn('similarity').execute();
+      await db.schema.alterTable('usage_records').dropColumn('cache_kind').execute();
     },
   },
 };
@@ -308,6 +326,8 @@ export function toRow(record: UsageRecord): UsageRow {
     latency_ms: record.latencyMs,
     ttft_ms: record.ttftMs,
     cache_hit: flag(record.cacheHit),
+    cache_kind: record.cacheKind ?? null,
+    similarity: record.similarity ?? null,
     attempts: record.attempts,
     stream: flag(record.stream),
     prompt: text(record.prompt),
@@ -337,6 +357,8 @@ export function fromRow(row: UsageRow): UsageRecord {
     latencyMs: Number(row.latency_ms),
     ttftMs: row.ttft_ms === null ? null : Number(row.ttft_ms),
     cacheHit: Number(row.cache_hit) === 1,
+    cacheKind: row.cache_kind === 'exact' || row.cache_kind === 'semantic' ? row.cache_kind : null,
+    similarity: row.similarity === null ? null : Number(row.similarity),
     attempts: Number(row.attempts),
     stream: Number(row.stream) === 1,
     prompt: row.prompt,

@@ -62,6 +62,12 @@ function withTotals(opened: OpenedDatabase, query: Query) {
     sql<number>`count(*)`.as('requests'),
     sql<number>`coalesce(sum(case when status = 'error' then 1 else 0 end), 0)`.as('errors'),
     sql<number>`coalesce(sum(cache_hit), 0)`.as('cache_hits'),
+    sql<number>`coalesce(sum(case when cache_kind = 'semantic' then 1 else 0 end), 0)`.as(
+      'semantic_hits',
+    ),
+    sql<number>`coalesce(sum(case when cache_kind = 'semantic' then saved_usd else 0 end), 0)`.as(
+      'semantic_saved_usd',
+    ),
     sql<number>`coalesce(sum(prompt_tokens), 0)`.as('prompt_tokens'),
     sql<number>`coalesce(sum(completion_tokens), 0)`.as('completion_tokens'),
     sql<number>`coalesce(sum(cost_usd), 0)`.as('cost_usd'),
@@ -75,6 +81,8 @@ interface TotalsRow {
   requests: unknown;
   errors: unknown;
   cache_hits: unknown;
+  semantic_hits: unknown;
+  semantic_saved_usd: unknown;
   prompt_tokens: unknown;
   completion_tokens: unknown;
   cost_usd: unknown;
@@ -91,10 +99,12 @@ function totalsOf(row: TotalsRow | undefined): UsageTotals {
     requests: Number(row?.requests ?? 0),
     errors: Number(row?.errors ?? 0),
     cacheHits: Number(row?.cache_hits ?? 0),
+    semanticHits: Number(row?.semantic_hits ?? 0),
     promptTokens: Number(row?.prompt_tokens ?? 0),
     completionTokens: Number(row?.completion_tokens ?? 0),
     costUsd: Number(row?.cost_usd ?? 0),
     savedUsd: Number(row?.saved_usd ?? 0),
+    semanticSavedUsd: Number(row?.semantic_saved_usd ?? 0),
     latencyP50Ms: orNull(row?.p50),
     latencyP95Ms: orNull(row?.p95),
   };

@@ -28,6 +28,10 @@ export interface UsageRecord {
   latencyMs: number;
   ttftMs: number | null;
   cacheHit: boolean;
+  /** On a cache hit, how it was found: `exact` or `semantic` (by meaning). */
+  cacheKind?: 'exact' | 'semantic' | null;
+  /** On a semantic hit, how near the prompts were (cosine similarity). */
+  similarity?: number | null;
   attempts: number;
   stream: boolean;
   /** Bodies only when `logging.bodies`. */
@@ -66,10 +70,14 @@ export interface UsageTotals {
   requests: number;
   errors: number;
   cacheHits: number;
+  /** Of cacheHits, those found by meaning (the semantic cache). */
+  semanticHits: number;
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
   savedUsd: number;
+  /** Of savedUsd, what semantic hits saved. */
+  semanticSavedUsd: number;
   /** Over every request counted (errors and cache hits included); null when there are none. */
   latencyP50Ms: number | null;
   latencyP95Ms: number | null;

@@ -158,6 +158,8 @@ export function usageRecord(overrides: Partial<UsageRecord> = {}): UsageRecord {
     latencyMs: 100,
     ttftMs: null,
     cacheHit: false,
+    cacheKind: null,
+    similarity: null,
     attempts: 1,
     stream: false,
     prompt: null,

@@ -49,6 +49,8 @@ await describeEachDatabase('usage store writes', (makeDatabase) => {
       latencyMs: 1234.5,
       ttftMs: 87.25,
       cacheHit: true,
+      cacheKind: 'semantic',
+      similarity: 0.9712,
       attempts: 3,
       stream: true,
       prompt: '[{"role":"user","content":"héllo"}]',

@@ -64,6 +64,16 @@ const ToolInput = builder.inputType('ToolInput', {
   }),
 });
 
+const CacheOptionsInput = builder.inputType('CacheOptionsInput', {
+  description: "The semantic cache's controls for one request (`cache` keeps its modes).",
+  fields: (t) => ({
+    minSimilarity: t.float({
+      description: 'Raises (never lowers) the similarity a semantic hit needs: above 0, at most 1.',
+    }),
+    noStore: t.boolean({ description: 'Read the cache, but do not store this answer by meaning.' }),
+  }),
+});
+
 export const CompletionInput = builder.inputType('CompletionInput', {
   fields: (t) => ({
     model: t.string({
@@ -79,6 +89,7 @@ export const CompletionInput = builder.inputType('CompletionInput', {
     toolChoice: t.string({ description: 'auto | none | required | the name of a tool' }),
     user: t.string({ description: 'The end user, for per-user limits and usage.' }),
     cache: t.field({ type: CacheModeEnum }),
+    cacheOptions: t.field({ type: CacheOptionsInput }),
   }),
 });
 
@@ -109,6 +120,13 @@ export function toChatRequest(input: CompletionInputShape): ChatRequest {
   const toolChoice = parseToolChoice(input.toolChoice);
   if (toolChoice) request.toolChoice = toolChoice;
   if (input.user != null) request.user = input.user;
+  if (input.cacheOptions != null) {
+    const { minSimilarity, noStore } = input.cacheOptions;
+    request.cacheOptions = {
+      ...(minSimilarity != null && { minSimilarity }),
+      ...(noStore != null && { noStore }),
+    };
+  }
   return request;
 }
 
@@ -145,7 +163,7 @@ const AttemptRef = builder.objectRef<Attempt>('Attempt').implement({
   }),
 });
 
-const CompletionRef = builder.objectRef<Completion>('Completion').implement({
+export const CompletionRef = builder.objectRef<Completion>('Completion').implement({
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique per answer; a cache hit gets an id of its own.' }),
     provider: t.exposeString('provider', { description: 'The configured provider that answered.' }),
@@ -164,7 +182,7 @@ const CompletionRef = builder.objectRef<Completion>('Completion').implement({
   }),
 });
 
-const CompletionChunkRef = builder.objectRef<CompletionChunk>('CompletionChunk').implement({
+export const CompletionChunkRef = builder.objectRef<CompletionChunk>('CompletionChunk').implement({
   fields: (t) => ({
     id: t.exposeID('id', {
       description: 'The same for every chunk of one stream; unique per stream.',

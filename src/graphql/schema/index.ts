@@ -4,6 +4,7 @@ import './completion.js';
 import './events.js';
 import './usage.js';
 import './access.js';
+import './semantic-cache.js';
 import { builder } from '../builder.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

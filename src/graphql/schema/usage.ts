@@ -36,10 +36,16 @@ const UsageTotalsRef = builder.interfaceRef<Totals>('UsageTotals').implement({
     requests: t.exposeInt('requests'),
     errors: t.exposeInt('errors'),
     cacheHits: t.exposeInt('cacheHits'),
+    semanticHits: t.exposeInt('semanticHits', {
+      description: 'Of cacheHits, those the semantic cache found by meaning.',
+    }),
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
     costUsd: t.exposeFloat('costUsd'),
     savedUsd: t.exposeFloat('savedUsd', { description: 'What cache hits saved.' }),
+    semanticSavedUsd: t.exposeFloat('semanticSavedUsd', {
+      description: 'Of savedUsd, what semantic cache hits saved.',
+    }),
     latencyP50Ms: t.exposeFloat('latencyP50Ms', { nullable: true }),
     latencyP95Ms: t.exposeFloat('latencyP95Ms', { nullable: true }),
   }),
