@@ -22,15 +22,30 @@
  * path and locations, masked and coded by the same plugins.
  */
 import { execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type * as Jit from 'graphql-jit';
+
+/**
+ * graphql-jit, loaded when the first query or mutation runs, not at start-up (it and its
+ * dependencies add a tenth of a second of CPU to it); until it has loaded, graphql-js runs all.
+ */
+let jit: typeof Jit | undefined;
+let loading: Promise<unknown> | undefined;
+function compiler(): typeof Jit | undefined {
+  loading ??= import('graphql-jit').then(
+    (module) => (jit = module),
+    () => undefined, // not installed: graphql-js runs everything
+  );
+  return jit;
+}
 
 /** Runs of a document through graphql-js before it is compiled. */
 const compileAfter = 100;
 
 /** Per document, per operation name: the runs so far, then the compiled plan (null: none). */
-const compiled = new WeakMap<DocumentNode, Map<string | null, number | CompiledQuery | null>>();
+const compiled = new WeakMap<DocumentNode, Map<string | null, number | Jit.CompiledQuery | null>>();
 
-function planOf(args: ExecutionArgs): CompiledQuery | null {
+function planOf(args: ExecutionArgs): Jit.CompiledQuery | null {
+  const compile = compiler();
   let byName = compiled.get(args.document);
   if (!byName) compiled.set(args.document, (byName = new Map()));
   const name = args.operationName ?? null;
@@ -40,8 +55,9 @@ function planOf(args: ExecutionArgs): CompiledQuery | null {
     byName.set(name, known + 1);
     return null;
   }
-  const plan = compileQuery(args.schema, args.document, name ?? undefined);
-  const usable = isCompiledQuery(plan) ? plan : null;
+  if (!compile) return null;
+  const plan = compile.compileQuery(args.schema, args.document, name ?? undefined);
+  const usable = compile.isCompiledQuery(plan) ? plan : null;
   byName.set(name, usable);
   return usable;
 }
@@ -52,7 +68,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 const errorsFirst = (result: ExecutionResult): ExecutionResult =>
   result.errors ? { errors: result.errors, ...result } : result;
 
-/** A query or mutation's result (compiled when the document has run before). */
+/** A query or mutation's result (compiled once its document has run `compileAfter` times). */
 export function executeOperation(args: ExecutionArgs): Result {
   const plan = planOf(args);
   if (plan) {
