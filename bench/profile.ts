@@ -1,14 +1,15 @@
 /**
- * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse|proxy|proxy-stream] [connections] [seconds] [DIR]`:
+ * `node --import tsx bench/profile.ts [rest|graphql|stream|graphql-sse|ws|proxy|proxy-stream] [connections] [seconds] [DIR]`:
  * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
- * time per request (user + system, from /proc: robust to other load on the machine, unlike
+ * time per request or stream (`ws`: graphql-ws streams, `bench/ws-load.ts`; user + system, from /proc: robust to other load on the machine, unlike
  * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
  * BENCH_DIST picks the build, as for bench/run.ts.
  */
 import { cannon } from './load.js';
 import { execFileSync } from 'node:child_process';
 import { cpuMs, forkServer, startConduit } from './servers.js';
-import { benchConfig, benchTargets, restBody } from './targets.js';
+import { benchConfig, benchTargets, gqlInput, key, restBody } from './targets.js';
+import { connect, wsStreams } from './ws-load.js';
 
 const [which = 'rest', connections = '16', seconds = '8', dir] = process.argv.slice(2);
 
@@ -29,6 +30,18 @@ const server = proxied
   : await startConduit(benchConfig(upstream.url), profile);
 pin(server.pid, '0');
 const targets = benchTargets(upstream.url, server.url, server.url);
+const ws = {
+  url: `${server.url.replace('http', 'ws')}/graphql`,
+  authorization: `Bearer ${key}`,
+  input: (i: number) => gqlInput(`Say twenty words profile-${process.pid}-${i}`),
+};
+const load =
+  which === 'ws'
+    ? async (secs: number) => {
+        const result = await wsStreams(ws, Number(connections), secs, 0);
+        return { rps: result.rps, failed: result.failed };
+      }
+    : undefined;
 const target = {
   rest: targets.rest,
   graphql: targets.graphql,
@@ -37,11 +50,13 @@ const target = {
   proxy: targets.plain[1],
   'proxy-stream': targets.plain[1] && { ...targets.plain[1], body: restBody(targets.miss, true) },
 }[which];
-if (!target) throw new Error(`unknown target ${which}`);
+if (!target && !load) throw new Error(`unknown target ${which}`);
+const run = load ?? ((secs: number) => cannon(target!, Number(connections), secs));
 try {
-  await cannon(target, Number(connections), 2);
+  if (load) await (await connect(ws)).dispose();
+  await run(2);
   const before = cpuMs(server.pid);
-  const result = await cannon(target, Number(connections), Number(seconds));
+  const result = await run(Number(seconds));
   const used = cpuMs(server.pid) - before;
   const requests = result.rps * Number(seconds);
   console.log(

@@ -1,5 +1,4 @@
 /** Yoga over the Pothos schema: masked errors, GraphiQL with a ready example, document limits, context. */
-import { execute, type ExecutionArgs } from 'graphql';
 import { usePersistedDocuments } from '../access/persisted-plugin.js';
 import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Cancel, cancelFollowing } from '../gateway/cancel.js';
@@ -15,6 +14,7 @@ import { maskError, toGraphQLError } from './errors.js';
 import { useDocumentLimits } from './limits.js';
 import { schema } from './schema/index.js';
 import { useChunkPlans } from './transport/chunks.js';
+import { executeOperation } from './transport/execute.js';
 
 /**
  * What the edges hand Yoga's envelop (`src/graphql/transport/`), typed: the transport's own
@@ -33,35 +33,10 @@ export interface ServerContext {
 
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
 
-/**
- * Queries and mutations run on graphql-js's own `execute`, not Yoga's default executor
- * (@graphql-tools/executor, for @defer and @stream, which this schema has no use for): it copies
- * and freezes every variable value before running, a tenth of a `complete`'s GraphQL CPU.
- * Subscriptions keep Yoga's default, except `completionStream` documents that take a per-document
- * plan (transport/chunks.ts).
- */
-const executeWithGraphQLJs: Plugin = {
+/** Queries and mutations: compiled plans, graphql-js's `execute` where they do not apply. */
+const executeCompiled: Plugin = {
   onExecute: ({ setExecuteFn }) => setExecuteFn(executeOperation),
 };
-
-/**
- * graphql-js's `execute`. Its answer without `data` is a request error (variables that do not
- * coerce): marked HTTP 400 as Yoga's executor marks it (GraphQL over HTTP: a request error is
- * a 4xx); a field error always comes with `data`.
- */
-function executeOperation(args: ExecutionArgs): ReturnType<typeof execute> {
-  const result = execute(args);
-  if (isPromise(result) || 'data' in result || !result.errors) return result;
-  for (const error of result.errors) {
-    Object.defineProperty(error, 'extensions', {
-      value: { ...error.extensions, http: { ...(error.extensions.http ?? {}), status: 400 } },
-    });
-  }
-  return result;
-}
-
-const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
-  typeof (value as { then?: unknown }).then === 'function';
 
 /**
  * No CORS headers for a credential used from an origin its client does not list (the context
@@ -121,7 +96,7 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
       usePersistedDocuments(services),
       ...limits,
       useErrorCodes(),
-      executeWithGraphQLJs,
+      executeCompiled,
       useChunkPlans,
     ],
     context: ({ request, caller, authorization, origin, cancel }) => {

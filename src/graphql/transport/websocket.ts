@@ -8,10 +8,11 @@
  * given another key (`ws-connections.ts`).
  */
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { resolvePersisted } from '../../access/persisted.js';
 import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
@@ -44,10 +45,59 @@ export interface WebSocketTransport {
   close(waitMs: number): Promise<void>;
 }
 
+/**
+ * Past this many bytes waiting in a socket's buffer, a message counts as sent only once written.
+ */
+const highWaterBytes = 64 * 1024;
+
+type SendCallback = (error?: Error) => void;
+type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | undefined>;
+
+/**
+ * A socket whose messages of one event-loop turn leave in one write, as SSE events do
+ * (`http/sse.ts`). graphql-ws awaits each message's write callback before it takes the next
+ * result of a subscription (`await socket.send(…)` in its `ws` binding), so every event cost
+ * a socket write and a turn of the event loop: a fifth of a stream's CPU was `writev`. Here a
+ * message is done as soon as it is queued, while the socket's buffer holds less than
+ * `highWaterBytes` (beyond that graphql-ws waits for the write, so a slow client still holds
+ * its subscriptions back); the socket is corked from the first message of a turn to its end.
+ */
+class BatchingWebSocket extends WebSocket {
+  /** The connection under the socket (set once upgraded). */
+  raw: Duplex | undefined;
+  #corked = false;
+
+  override send(
+    data: Parameters<WebSocket['send']>[0],
+    options?: SendOptions | SendCallback,
+    cb?: SendCallback,
+  ): void {
+    const opts = typeof options === 'object' ? options : {};
+    const done = typeof options === 'function' ? options : cb;
+    const raw = this.raw;
+    if (!raw || this.readyState !== WebSocket.OPEN) return super.send(data, opts, done);
+    if (!this.#corked) {
+      this.#corked = true;
+      raw.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        raw.uncork();
+      });
+    }
+    if (!done || this.bufferedAmount >= highWaterBytes) return super.send(data, opts, done);
+    super.send(data, opts);
+    done();
+  }
+}
+
 export function createWebSocketTransport(options: WebSocketOptions): WebSocketTransport {
   const { server, yoga, services, log, begin, end } = options;
   const runner = options.runner ?? createOperationRunner(yoga);
-  const wsServer = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
+  const wsServer = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload,
+    WebSocket: BatchingWebSocket,
+  });
 
   server.on('upgrade', (req, socket, head) => {
     if (options.stopping() || req.url?.split('?', 1)[0] !== '/graphql') {
@@ -55,6 +105,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       return;
     }
     wsServer.handleUpgrade(req, socket, head, (ws) => {
+      (ws as BatchingWebSocket).raw = socket;
       wsServer.emit('connection', ws, req);
       // A socket's 'error' is the client's doing (a message too big, a broken frame), and ws
       // has already closed it with the code that says so; graphql-ws would print it to the
