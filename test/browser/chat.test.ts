@@ -1,6 +1,6 @@
 /**
  * The example chat app (examples/chat) in a real Chromium against a real Conduit: the page gets a
- * session from its own backend, picks a model from the `models` query, streams an answer token by
+ * session token from its own backend (which holds the app's key and mints it), picks a model from the `models` query, streams an answer token by
  * token over graphql-ws (several renders before the last token), shows its tokens and cost, and
  * Stop ends the stream and Conduit's upstream call with it.
  */
@@ -14,19 +14,28 @@ import { describeBrowser, screenshotDir } from '../helpers/browser.js';
 import { startConduit, type TestConduit } from '../helpers/conduit.js';
 
 const exampleDir = join(process.cwd(), 'examples', 'chat');
+const appKey = 'chat-app-key-for-the-test-0123456789';
+const sessionSecret = 'a-session-secret-of-32-bytes-or-more-0123456789';
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
 
+/** Where the page sent the app's key (it must never). */
+const leaks: string[] = [];
 let gw: TestConduit;
 let chat: ChatBackend;
 beforeAll(async () => {
   await build({ configFile: join(exampleDir, 'vite.config.ts'), logLevel: 'warn' });
-  gw = await startConduit({
-    providers: { echo: { type: 'echo', delayMs: 40 } },
-    models: { chat: { targets: [{ provider: 'echo', model: 'echo-chat' }] } },
-  });
+  gw = await startConduit(
+    {
+      providers: { echo: { type: 'echo', delayMs: 40 } },
+      models: { chat: { targets: [{ provider: 'echo', model: 'echo-chat' }] } },
+      auth: { sessionTokens: { secret: '${SESSION_SECRET}' } },
+      clients: [{ id: 'chat-app', key: '${APP_KEY}' }],
+    },
+    { SESSION_SECRET: sessionSecret, APP_KEY: appKey },
+  );
   chat = await startChatBackend({
     conduitUrl: gw.url,
-    clientKey: undefined,
+    clientKey: appKey,
     distDir: join(exampleDir, 'dist'),
   });
 }, 120_000);
@@ -52,6 +61,16 @@ async function recordRenders(page: Page) {
 }
 
 async function openChat(page: Page) {
+  // The page never sees the app's key: only a session token, from its backend.
+  page.on('request', (request) => {
+    const sent = `${request.url()} ${JSON.stringify(request.headers())} ${request.postData() ?? ''}`;
+    if (sent.includes(appKey)) leaks.push(request.url());
+  });
+  page.on('websocket', (socket) =>
+    socket.on('framesent', ({ payload }) => {
+      if (String(payload).includes(appKey)) leaks.push(socket.url());
+    }),
+  );
   await page.goto(chat.url);
   await expect.poll(() => page.locator('select option').allInnerTexts()).toContain('chat');
   await recordRenders(page);
@@ -74,6 +93,11 @@ describeBrowser('the example chat app', (browser) => {
     const renders = await page.evaluate(() => (window as unknown as { renders: string[] }).renders);
     const partial = renders.filter((text) => text.length > 1 && text.trim() !== prompt);
     expect(partial.length).toBeGreaterThanOrEqual(2);
+
+    // It ran as the app's client, for the signed-in user, with a token and never the key.
+    const line = gw.logs.find((l) => l.includes('"alias":"chat"') && l.includes('"status":"ok"'));
+    expect(line).toMatch(/"clientId":"chat-app".*"user":"demo-user"/);
+    expect(leaks).toEqual([]);
 
     await page.screenshot({ path: join(screenshotDir, 'chat.png') });
     mkdirSync(join('docs', 'images'), { recursive: true });
