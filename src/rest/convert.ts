@@ -20,11 +20,15 @@ import type {
   ToolChoice,
   ToolSpec,
 } from '../gateway/types.js';
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+import {
+  isObject,
+  wrongType,
+  asString,
+  requiredString,
+  optionalString,
+  optionalNumber,
+  shown,
+} from './json-fields.js';
 
 /** A whole JSON answer, written by the router with one writeHead and one end. */
 export interface Reply {
@@ -308,41 +312,3 @@ function toToolChoice(value: unknown): ToolChoice {
     'tool_choice is "auto", "none", "required" or {type: "function", function: {name}}',
   );
 }
-
-function requiredString(object: Json, key: string, at?: string): string {
-  const value = object[key];
-  const name = at ? `${at}.${key}` : key;
-  if (value === undefined || value === null) throw badInput(name, `${name} is required`);
-  return asString(value, name);
-}
-
-function optionalString(object: Json, key: string, at?: string): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  return asString(value, at ? `${at}.${key}` : key);
-}
-
-function asString(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw wrongType(name, 'a string');
-  return value;
-}
-
-function optionalNumber(object: Json, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(key, 'a number');
-  return value;
-}
-
-/** A client's value in an error message: its JSON, cut short; never a throw (nested too deep). */
-function shown(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    return '(a value nested too deep to show)';
-  }
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
-}
-
-const wrongType = (name: string, what: string) => badInput(name, `${name} must be ${what}`);

@@ -1,5 +1,4 @@
-import { useQuery } from '@apollo/client/react';
-import { useApolloClient } from '@apollo/client/react';
+import { useApolloClient, useQuery } from '@apollo/client/react';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Subscription } from 'rxjs';
 import { COMPLETION_STREAM, MODELS, describeError, type Chunk } from './conduit';

@@ -19,11 +19,7 @@ import type {
   ToolChoice,
   ToolSpec,
 } from '../../gateway/types.js';
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+import { isObject, wrongType, asString, optionalNumber, shown, type Json } from '../json-fields.js';
 
 /** What the messages route needs besides the ChatRequest. */
 export interface MessagesCall {
@@ -310,28 +306,3 @@ function requiredString(object: Json, key: string, at?: string): string {
   if (value === undefined || value === null) throw badInput(name, `${name}: Field required`);
   return asString(value, name);
 }
-
-function asString(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw wrongType(name, 'a string');
-  return value;
-}
-
-function optionalNumber(object: Json, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(key, 'a number');
-  return value;
-}
-
-/** A client's value in an error message: its JSON, cut short. */
-function shown(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    return '(a value nested too deep to show)';
-  }
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
-const wrongType = (name: string, what: string) => badInput(name, `${name} must be ${what}`);

@@ -17,11 +17,16 @@ import type {
   ToolChoice,
   ToolSpec,
 } from '../../gateway/types.js';
-
-type Json = Record<string, unknown>;
-
-export const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+import {
+  isObject,
+  wrongType,
+  requiredString,
+  optionalString,
+  optionalNumber,
+  optionalBoolean,
+  shown,
+  type Json,
+} from '../json-fields.js';
 
 /** An input item: a message, or a reference to an output item of a stored response. */
 export type InputItem = ChatMessage | { reference: string };
@@ -324,46 +329,3 @@ function toCacheMode(header: string | undefined): CacheMode {
       throw badInput('x-conduit-cache', 'the x-conduit-cache header is bypass or refresh');
   }
 }
-
-function requiredString(object: Json, key: string, at?: string): string {
-  const value = object[key];
-  const name = at ? `${at}.${key}` : key;
-  if (value === undefined || value === null) throw badInput(name, `${name} is required`);
-  if (typeof value !== 'string') throw wrongType(name, 'a string');
-  return value;
-}
-
-function optionalString(object: Json, key: string, at?: string): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  const name = at ? `${at}.${key}` : key;
-  if (typeof value !== 'string') throw wrongType(name, 'a string');
-  return value;
-}
-
-function optionalNumber(object: Json, key: string): number | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(key, 'a number');
-  return value;
-}
-
-function optionalBoolean(object: Json, key: string): boolean | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw wrongType(key, 'a boolean');
-  return value;
-}
-
-/** A client's value in an error message: its JSON, cut short; never a throw. */
-function shown(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    return '(a value nested too deep to show)';
-  }
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
-}
-
-const wrongType = (name: string, what: string) => badInput(name, `${name} must be ${what}`);

@@ -6,7 +6,8 @@
  * @see https://platform.openai.com/docs/api-reference/responses/object
  */
 import type { ChatMessage, FinishReason, ToolCall, Usage } from '../../gateway/types.js';
-import { isObject, type ResponsesCall } from './request.js';
+import { isObject } from '../json-fields.js';
+import type { ResponsesCall } from './request.js';
 
 export type Json = Record<string, unknown>;
 
