@@ -5,7 +5,6 @@
  * and a header editor that says where the key goes. Subscriptions run over GraphQL over SSE,
  * the path the transport serves (`transport/http.ts`).
  */
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphiQLOptions } from 'graphql-yoga';
 
 const complete = `# An answer from the offline echo provider. With clients configured, put your key in the
@@ -65,10 +64,15 @@ export const graphiqlOptions: GraphiQLOptions = {
   subscriptionsProtocol: 'GRAPHQL_SSE',
 };
 
-let page: string | undefined;
+let page: Promise<string> | undefined;
 
 /**
  * The page, made once: its options are the server's, the same for every request, and it holds
  * GraphiQL's whole bundle (about 9 MB), which Yoga would otherwise build again per page load.
+ * The renderer is imported on the first page asked for, not at start-up: loaded, it weighs about
+ * 30 MB of RSS, which a gateway nobody opens GraphiQL on never pays.
  */
-export const renderPage = (options: GraphiQLOptions): string => (page ??= renderGraphiQL(options));
+export const renderPage = (options: GraphiQLOptions): Promise<string> =>
+  (page ??= import('@graphql-yoga/render-graphiql').then(({ renderGraphiQL }) =>
+    renderGraphiQL(options),
+  ));
