@@ -8,6 +8,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
 import { lexicalVector } from '../../src/semantic/lexical.js';
 import { createOpenAIFake } from '../fakes/openai.js';
 import type { ProviderFake } from '../fakes/types.js';
@@ -20,15 +21,18 @@ let gw: TestConduit;
 let openai: OpenAI;
 let anthropic: Anthropic;
 
+const configWith = (clients: unknown[]) => ({
+  database: { url: 'sqlite::memory:' },
+  providers: { up: { type: 'openai', baseUrl: fake.baseUrl, keys: ['sk-up-rest'] } },
+  models: { chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] } },
+  clients,
+  cache: { semantic: { enabled: true } },
+  retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
+});
+
 beforeAll(async () => {
   fake = await createOpenAIFake();
-  gw = await startConduit({
-    providers: { up: { type: 'openai', baseUrl: fake.baseUrl, keys: ['sk-up-rest'] } },
-    models: { chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] } },
-    clients: [app],
-    cache: { semantic: { enabled: true } },
-    retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
-  });
+  gw = await startConduit(configWith([app]));
   openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: app.key, maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gw.url, apiKey: app.key, maxRetries: 0 });
 });
@@ -203,5 +207,20 @@ describe('the semantic cache over /v1/messages', () => {
     );
     expect(error.status).toBe(400);
     expect(error.message).toContain('x-conduit-cache');
+  });
+});
+
+describe("a client's semanticCache on reload", () => {
+  it('follows the reload: off, then on again, with the entries kept', async () => {
+    const asked = 'How do I turn on dark mode in the settings?';
+    const paraphrase = 'how do I turn on dark mode in the settings';
+    await chat(asked);
+    const { semanticCache: _, ...withoutIt } = app;
+    await gw.conduit.reload(parseConfig(configWith([withoutIt]), {}));
+    expect(
+      cacheOf((await chat(paraphrase, { 'x-conduit-cache': 'no-store' })).response).cache,
+    ).toBe('MISS');
+    await gw.conduit.reload(parseConfig(configWith([app]), {}));
+    expect(cacheOf((await chat(paraphrase)).response).cache).toBe('semantic-hit');
   });
 });
