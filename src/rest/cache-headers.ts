@@ -27,11 +27,11 @@ export const DEFAULT_CACHE_CONTROLS: CacheControls = Object.freeze({ mode: 'DEFA
 const MODE = 'x-conduit-cache';
 const MIN_SIMILARITY = 'x-conduit-cache-min-similarity';
 
-const modes: Readonly<Record<string, CacheMode>> = {
-  default: 'DEFAULT',
-  bypass: 'BYPASS',
-  refresh: 'REFRESH',
-};
+const modes: ReadonlyMap<string, CacheMode> = new Map([
+  ['default', 'DEFAULT'],
+  ['bypass', 'BYPASS'],
+  ['refresh', 'REFRESH'],
+]);
 
 /** A decimal such as `0.97`, `.97` or `1` (no exponent, sign or hex). */
 const decimal = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
@@ -44,9 +44,10 @@ export function cacheControlsOf(headers: IncomingHttpHeaders): CacheControls {
   if (directives !== undefined) {
     for (const directive of String(directives).split(',')) {
       const name = directive.trim().toLowerCase();
+      const named = modes.get(name);
       if (name === 'no-store') options.noStore = true;
-      else if (modes[name] && mode === undefined) mode = modes[name];
-      else if (modes[name])
+      else if (named && mode === undefined) mode = named;
+      else if (named)
         throw badInput(
           MODE,
           `the ${MODE} header names more than one mode (got ${shown(String(directives))})`,
