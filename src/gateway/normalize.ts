@@ -173,7 +173,7 @@ const partKey = (part: ContentPart) =>
       : ['b', part.source.mediaType, part.source.data];
 
 /** JSON with object keys sorted, so equal schemas give equal text. */
-function stableJson(value: unknown): string {
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.keys(value)

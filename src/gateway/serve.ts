@@ -183,7 +183,8 @@ export function createServe(deps: ServeDeps) {
       p.admission.maxTokens !== undefined &&
       p.admission.maxTokens !== p.request.maxTokens;
     // Cached now: the next operation of the same GraphQL document must see it.
-    if (p.cacheKey && !cutByBudget)
+    // `cacheOptions.noStore`: read the caches, store this answer in neither.
+    if (p.cacheKey && !cutByBudget && !p.request.cacheOptions?.noStore)
       void cache.set(
         p.cacheKey,
         { provider: target.provider, response, costUsd: result.costUsd },

@@ -15,7 +15,13 @@ import type { CORSOptions } from 'graphql-yoga';
 
 /** What a preflight may ask for besides what it names itself. */
 const methods = ['GET', 'POST', 'OPTIONS'];
-const allowedHeaders = ['authorization', 'content-type', 'accept', 'x-conduit-cache'];
+const allowedHeaders = [
+  'authorization',
+  'content-type',
+  'accept',
+  'x-conduit-cache',
+  'x-conduit-cache-min-similarity',
+];
 /** Headers a page may read from an answer: ids, who answered, and when to retry. */
 const exposedHeaders = [
   'x-request-id',

@@ -9,9 +9,9 @@
  */
 import { badInput } from '../gateway/errors.js';
 import { fromParts, imageFromUrl } from '../gateway/images.js';
+import { DEFAULT_CACHE_CONTROLS, type CacheControls } from './cache-headers.js';
 import { checkDepth } from '../gateway/normalize.js';
 import type {
-  CacheMode,
   ChatMessage,
   ChatRequest,
   ContentPart,
@@ -90,7 +90,7 @@ const unsupported: readonly [string, (value: unknown) => boolean][] = [
 ];
 
 /** A parsed `POST /v1/chat/completions` body → ChatRequest. Throws BAD_USER_INPUT. */
-export function toChatCall(body: unknown, cacheHeader: string | undefined): ChatCall {
+export function toChatCall(body: unknown, cache: CacheControls = DEFAULT_CACHE_CONTROLS): ChatCall {
   if (!isObject(body)) throw badInput('body', 'the body must be a JSON object');
   for (const [name, isUnsupported] of unsupported) {
     const value = body[name];
@@ -101,9 +101,10 @@ export function toChatCall(body: unknown, cacheHeader: string | undefined): Chat
   const request: ChatRequest = {
     model: requiredString(body, 'model'),
     messages: toMessages(body.messages),
-    cache: toCacheMode(cacheHeader),
+    cache: cache.mode,
     route: 'chat_completions',
   };
+  if (cache.options) request.cacheOptions = cache.options;
   const temperature = optionalNumber(body, 'temperature');
   if (temperature !== undefined) request.temperature = temperature;
   const topP = optionalNumber(body, 'top_p');
@@ -165,20 +166,6 @@ export function toEmbeddingCall(body: unknown): {
     throw badInput('encoding_format', 'encoding_format is "float" or "base64"');
   }
   return { request, base64: encoding === 'base64' };
-}
-
-function toCacheMode(header: string | undefined): CacheMode {
-  if (header === undefined) return 'DEFAULT';
-  switch (header.toLowerCase()) {
-    case 'bypass':
-      return 'BYPASS';
-    case 'refresh':
-      return 'REFRESH';
-    case 'default':
-      return 'DEFAULT';
-    default:
-      throw badInput('x-conduit-cache', 'the x-conduit-cache header is bypass or refresh');
-  }
 }
 
 function toMessages(value: unknown): ChatMessage[] {

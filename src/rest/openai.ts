@@ -15,6 +15,7 @@ import { newRequestId } from '../gateway/ids.js';
 import { BodyAborted, readBody, tooLarge } from '../http/body.js';
 import type { Caller } from '../gateway/types.js';
 import type { Services } from '../services.js';
+import { cacheControlsOf } from './cache-headers.js';
 import { completeChat, streamChat } from './chat.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
 import { createEmbeddings } from './embeddings.js';
@@ -56,8 +57,7 @@ export async function handleOpenAI(
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
       const body = await readJson(req, maxBodyBytes);
       if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
-      const cacheHeader = req.headers['x-conduit-cache'];
-      const call = toChatCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
+      const call = toChatCall(body, cacheControlsOf(req.headers));
       const signal = cancelWhenGone(res);
       if (call.stream) return await streamChat(services, caller, call, res, signal);
       return send(res, await completeChat(services, caller, call, signal));
@@ -72,8 +72,7 @@ export async function handleOpenAI(
       if (method !== 'POST') return send(res, notAllowed(method, path, 'POST'));
       const body = await readJson(req, maxBodyBytes);
       if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
-      const cacheHeader = req.headers['x-conduit-cache'];
-      const call = toResponsesCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
+      const call = toResponsesCall(body, cacheControlsOf(req.headers));
       const signal = cancelWhenGone(res);
       if (call.stream) return await streamResponse(services, caller, call, res, signal);
       return send(res, await createResponse(services, caller, call, signal));

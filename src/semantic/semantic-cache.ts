@@ -5,9 +5,11 @@
  *
  * A scope is what must match exactly for an answer to be reused: the tenant (the authenticated
  * client, never a header), the model as called and the provider that answers, the system
- * prompt, every generation parameter, and the embedder's id and dimension.
+ * prompt, every generation parameter (the JSON output format too), and the embedder's id and
+ * dimension.
  */
 import { hash } from 'node:crypto';
+import { stableJson } from '../gateway/normalize.js';
 import type { CachedAnswer, Caller, ChatRequest, Target } from '../gateway/types.js';
 import { eligibilityOf } from './eligibility.js';
 import { guardOf } from './guard.js';
@@ -65,7 +67,7 @@ export function scopeKeyOf(
   embedder: Embedder,
   dimension: number,
 ): string {
-  const exact = JSON.stringify([
+  const parts: unknown[] = [
     caller.clientId,
     request.model,
     target.provider,
@@ -78,7 +80,10 @@ export function scopeKeyOf(
     request.toolChoice ?? null,
     embedder.id,
     dimension,
-  ]);
+  ];
+  // JSON output answers differently; only when given, so the scopes of text requests stay.
+  if (request.responseFormat) parts.push(stableJson(request.responseFormat));
+  const exact = JSON.stringify(parts);
   return `${encodeURIComponent(request.model)}:${hash('sha256', exact, 'base64url').slice(0, 22)}`;
 }
 

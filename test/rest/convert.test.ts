@@ -52,7 +52,7 @@ describe('toChatCall', () => {
         n: 1,
         presence_penalty: 0,
       },
-      'refresh',
+      { mode: 'REFRESH' },
     );
     expect(call).toEqual({
       stream: true,
@@ -124,10 +124,14 @@ describe('toChatCall', () => {
     expect(fieldOf(() => toChatCall(body, undefined))).toBe(field);
   });
 
-  it('refuses an unknown x-conduit-cache mode', () => {
+  it("takes the cache's mode and the semantic cache's options from the request's headers", () => {
     const body = { model: 'm', messages: [] };
-    expect(fieldOf(() => toChatCall(body, 'sometimes'))).toBe('x-conduit-cache');
-    expect(toChatCall(body, 'BYPASS').request.cache).toBe('BYPASS');
+    expect(toChatCall(body, { mode: 'BYPASS' }).request.cache).toBe('BYPASS');
+    const { request } = toChatCall(body, {
+      mode: 'DEFAULT',
+      options: { minSimilarity: 0.97, noStore: true },
+    });
+    expect(request.cacheOptions).toEqual({ minSimilarity: 0.97, noStore: true });
   });
 });
 

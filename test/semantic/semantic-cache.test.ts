@@ -134,8 +134,22 @@ async function metric(result: string): Promise<number> {
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
+/** How many embeddings the `provider` embedder's latency histogram has seen. */
+async function embedCount(): Promise<number> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('conduit_semantic_cache_embed_seconds_count{embedder="provider"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 describe('semantic cache', () => {
   it('answers a paraphrase from the cache, with its similarity and entry', async () => {
+    const [hits, misses, embedded] = [
+      await metric('hit'),
+      await metric('miss'),
+      await embedCount(),
+    ];
     const first = await complete(alice, ask('What is the capital of France?'));
     expect(first.cache).toEqual({ status: 'MISS', similarity: null, entryId: null });
     expect(first.content).toBe('What is the capital of France?');
@@ -150,6 +164,10 @@ describe('semantic cache', () => {
     // The exact cache still answers first.
     const exact = await complete(alice, ask('What is the capital of France?'));
     expect(exact.cache).toEqual({ status: 'EXACT', similarity: null, entryId: null });
+    // Metrics: one miss, one hit, two embeddings timed (an exact hit embeds nothing).
+    expect(await metric('miss')).toBe(misses + 1);
+    expect(await metric('hit')).toBe(hits + 1);
+    expect(await embedCount()).toBe(embedded + 2);
   });
 
   it('never serves another tenant, another system prompt or other parameters', async () => {
@@ -216,6 +234,10 @@ describe('semantic cache', () => {
 
     await complete(alice, ask('Who wrote Hamlet?', { cacheOptions: { noStore: true } }));
     expect((await complete(alice, ask('Hamlet was written by whom?'))).cache.status).toBe('MISS');
+    // Stored in neither cache: the same words again are answered by the paraphrase's entry.
+    const again = await complete(alice, ask('Who wrote Hamlet?'));
+    expect(again.cache.status).toBe('SEMANTIC');
+    expect(again.content).toBe('Hamlet was written by whom?');
 
     const { body } = await gql(
       gw.graphqlUrl,

@@ -4,7 +4,9 @@ import type { ChatRequest } from '../../src/gateway/types.js';
 import { eligibilityOf } from '../../src/semantic/eligibility.js';
 import { guardOf, guardsAgree } from '../../src/semantic/guard.js';
 import { lexicalVector } from '../../src/semantic/lexical.js';
+import { scopeKeyOf } from '../../src/semantic/semantic-cache.js';
 import { scopeOf } from '../../src/semantic/store.js';
+import { createLexicalEmbedder } from '../../src/semantic/lexical.js';
 import { ScopeIndex } from '../../src/semantic/vector-index.js';
 
 const agree = (a: string, b: string) => guardsAgree(guardOf(a), guardOf(b));
@@ -125,5 +127,28 @@ describe('entry ids', () => {
     expect(scopeOf('chat:abc123:xyz')).toBe('chat:abc123');
     expect(scopeOf('chat:*')).toBeUndefined();
     expect(scopeOf('nonsense')).toBeUndefined();
+  });
+});
+
+describe('scopes', () => {
+  const caller = { clientId: 'app' } as Parameters<typeof scopeKeyOf>[1];
+  const target = { provider: 'up', model: 'gpt-4o-mini' } as Parameters<typeof scopeKeyOf>[2];
+  const lexical = createLexicalEmbedder();
+  const base: ChatRequest = {
+    model: 'chat',
+    messages: [{ role: 'user', content: 'Hi?' }],
+    cache: 'DEFAULT',
+  };
+  const key = (request: Partial<ChatRequest>, embedder = lexical, dimension = 512) =>
+    scopeKeyOf({ ...base, ...request }, caller, target, '', embedder, dimension);
+
+  it('part by JSON output, embedder and dimension; name the model as called', () => {
+    expect(key({})).toBe(key({}));
+    expect(key({})).toMatch(/^chat:/);
+    expect(key({ responseFormat: { type: 'json_object' } })).not.toBe(key({}));
+    expect(key({}, { ...lexical, id: 'provider:emb/other' })).not.toBe(key({}));
+    expect(key({}, lexical, 1536)).not.toBe(key({}));
+    // The semantic cache's own controls are not part of a scope.
+    expect(key({ cacheOptions: { minSimilarity: 0.99, noStore: true } })).toBe(key({}));
   });
 });

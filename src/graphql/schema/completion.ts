@@ -65,12 +65,17 @@ const ToolInput = builder.inputType('ToolInput', {
 });
 
 const CacheOptionsInput = builder.inputType('CacheOptionsInput', {
-  description: "The semantic cache's controls for one request (`cache` keeps its modes).",
+  description:
+    "The caches' controls for one request, beside `cache` (which keeps its CacheMode: DEFAULT, BYPASS, REFRESH).",
   fields: (t) => ({
     minSimilarity: t.float({
-      description: 'Raises (never lowers) the similarity a semantic hit needs: above 0, at most 1.',
+      description:
+        'Raises (never lowers) the similarity a semantic hit needs: above 0, at most 1. A value below the configured threshold changes nothing.',
     }),
-    noStore: t.boolean({ description: 'Read the cache, but do not store this answer by meaning.' }),
+    noStore: t.boolean({
+      description:
+        'Read the caches as usual, but store this answer in neither (exact or semantic).',
+    }),
   }),
 });
 

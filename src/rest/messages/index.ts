@@ -12,11 +12,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badInput } from '../../gateway/errors.js';
 import { requestIdOf } from '../../gateway/gateway.js';
 import { newRequestId } from '../../gateway/ids.js';
-import type { CacheMode, Caller } from '../../gateway/types.js';
+import type { Caller } from '../../gateway/types.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
 import { BodyAborted, readBody, tooLarge } from '../../http/body.js';
 import type { Services } from '../../services.js';
 import { countPromptTokens } from '../../usage/tokens.js';
+import { cacheControlsOf } from '../cache-headers.js';
 import { conduitHeaders, type Reply } from '../convert.js';
 import { anthropicError, toAnthropicError } from './errors.js';
 import { toMessagesCall, toPrompt } from './request.js';
@@ -72,14 +73,19 @@ export async function handleMessages(
     const body = await readJson(req, maxBodyBytes);
     if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
     if (path === '/v1/messages/count_tokens') return send(res, countTokens(services, caller, body));
-    const call = toMessagesCall(body, cacheMode(req.headers['x-conduit-cache']));
+    const call = toMessagesCall(body, cacheControlsOf(req.headers));
     const signal = cancelWhenGone(res);
     if (call.stream) return await streamMessages(services, caller, call, res, signal);
     const completion = await services.gateway.complete(call.request, caller, signal);
     return send(res, {
       status: 200,
       headers: {
-        ...conduitHeaders(completion.provider, completion.cached, completion.id),
+        ...conduitHeaders(
+          completion.provider,
+          completion.cached,
+          completion.id,
+          completion.semantic?.similarity,
+        ),
         'request-id': completion.id,
       },
       body: toMessage(completion),
@@ -110,20 +116,6 @@ function countTokens(services: Services, caller: Caller, body: unknown): Reply {
     headers: { ...conduitHeaders('none', false, id), 'request-id': id },
     body: { input_tokens: input },
   };
-}
-
-function cacheMode(header: string | string[] | undefined): CacheMode {
-  if (header === undefined) return 'DEFAULT';
-  switch (String(header).toLowerCase()) {
-    case 'bypass':
-      return 'BYPASS';
-    case 'refresh':
-      return 'REFRESH';
-    case 'default':
-      return 'DEFAULT';
-    default:
-      throw badInput('x-conduit-cache', 'the x-conduit-cache header is bypass or refresh');
-  }
 }
 
 function send(res: ServerResponse, reply: Reply): void {

@@ -11,7 +11,6 @@ import { badInput } from '../../gateway/errors.js';
 import { fromParts, imageFromBase64, imageFromUrl } from '../../gateway/images.js';
 import { checkDepth } from '../../gateway/normalize.js';
 import type {
-  CacheMode,
   ChatMessage,
   ChatRequest,
   ContentPart,
@@ -20,6 +19,7 @@ import type {
   ToolSpec,
 } from '../../gateway/types.js';
 import { isObject, wrongType, asString, optionalNumber, shown, type Json } from '../json-fields.js';
+import { DEFAULT_CACHE_CONTROLS, type CacheControls } from '../cache-headers.js';
 
 /** What the messages route needs besides the ChatRequest. */
 export interface MessagesCall {
@@ -42,7 +42,10 @@ const unsupported: readonly [string, (value: unknown) => boolean][] = [
 ];
 
 /** A parsed `POST /v1/messages` body → ChatRequest. Throws BAD_USER_INPUT. */
-export function toMessagesCall(body: unknown, cache: CacheMode): MessagesCall {
+export function toMessagesCall(
+  body: unknown,
+  cache: CacheControls = DEFAULT_CACHE_CONTROLS,
+): MessagesCall {
   if (!isObject(body)) throw badInput('body', 'the body must be a JSON object');
   for (const [name, isUnsupported] of unsupported) {
     const value = body[name];
@@ -51,7 +54,8 @@ export function toMessagesCall(body: unknown, cache: CacheMode): MessagesCall {
     }
   }
   const request = toPrompt(body);
-  request.cache = cache;
+  request.cache = cache.mode;
+  if (cache.options) request.cacheOptions = cache.options;
   const maxTokens = body.max_tokens;
   if (maxTokens === undefined || maxTokens === null) {
     throw badInput('max_tokens', 'max_tokens: Field required');

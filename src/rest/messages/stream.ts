@@ -33,7 +33,10 @@ export async function streamMessages(
   if (next.done) throw new Error('the gateway gave an empty stream');
   const first = next.value;
   const sse = openSse(res, {
-    headers: { ...conduitHeaders(first.provider, first.cached, first.id), 'request-id': first.id },
+    headers: {
+      ...conduitHeaders(first.provider, first.cached, first.id, first.semantic?.similarity),
+      'request-id': first.id,
+    },
     onClose: () => void stop(iterator),
   });
   sse.send(

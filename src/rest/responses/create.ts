@@ -94,6 +94,7 @@ export async function toConversation(
   if (call.toolChoice) request.toolChoice = call.toolChoice;
   if (call.user !== undefined) request.user = call.user;
   if (call.responseFormat) request.responseFormat = call.responseFormat;
+  if (call.cacheOptions) request.cacheOptions = call.cacheOptions;
   return { request, history };
 }
 
@@ -156,7 +157,12 @@ export async function createResponse(
   await keep(services, caller, call, conversation, response, createdAt);
   return {
     status: 200,
-    headers: conduitHeaders(completion.provider, completion.cached, completion.id),
+    headers: conduitHeaders(
+      completion.provider,
+      completion.cached,
+      completion.id,
+      completion.semantic?.similarity,
+    ),
     body: response,
   };
 }

@@ -10,6 +10,7 @@ import { badInput } from '../../gateway/errors.js';
 import { checkDepth } from '../../gateway/normalize.js';
 import type {
   CacheMode,
+  CacheOptions,
   ChatMessage,
   ContentPart,
   ImageSource,
@@ -27,6 +28,7 @@ import {
   shown,
   type Json,
 } from '../json-fields.js';
+import { DEFAULT_CACHE_CONTROLS, type CacheControls } from '../cache-headers.js';
 
 /** An input item: a message, or a reference to an output item of a stored response. */
 export type InputItem = ChatMessage | { reference: string };
@@ -42,6 +44,8 @@ export interface ResponsesCall {
   store: boolean;
   stream: boolean;
   cache: CacheMode;
+  /** The semantic cache's controls, from the request's headers. */
+  cacheOptions?: CacheOptions;
   temperature?: number;
   topP?: number;
   maxTokens?: number;
@@ -75,7 +79,10 @@ const unsupported: readonly [string, (value: unknown) => boolean][] = [
 ];
 
 /** A parsed body → ResponsesCall. Throws BAD_USER_INPUT. */
-export function toResponsesCall(body: unknown, cacheHeader: string | undefined): ResponsesCall {
+export function toResponsesCall(
+  body: unknown,
+  cache: CacheControls = DEFAULT_CACHE_CONTROLS,
+): ResponsesCall {
   if (!isObject(body)) throw badInput('body', 'the body must be a JSON object');
   for (const [name, isUnsupported] of unsupported) {
     const value = body[name];
@@ -91,7 +98,7 @@ export function toResponsesCall(body: unknown, cacheHeader: string | undefined):
     previousResponseId: optionalString(body, 'previous_response_id') ?? null,
     store: optionalBoolean(body, 'store') ?? true,
     stream: optionalBoolean(body, 'stream') ?? false,
-    cache: toCacheMode(cacheHeader),
+    cache: cache.mode,
     echo: {
       format: { type: 'text' },
       tools: [],
@@ -100,6 +107,7 @@ export function toResponsesCall(body: unknown, cacheHeader: string | undefined):
       parallelToolCalls: optionalBoolean(body, 'parallel_tool_calls') ?? true,
     },
   };
+  if (cache.options) call.cacheOptions = cache.options;
   const temperature = optionalNumber(body, 'temperature');
   if (temperature !== undefined) call.temperature = temperature;
   const topP = optionalNumber(body, 'top_p');
@@ -314,18 +322,4 @@ function toMetadata(value: unknown): Record<string, string> {
     if (typeof item !== 'string') throw wrongType(`metadata.${key}`, 'a string');
   }
   return value as Record<string, string>;
-}
-
-function toCacheMode(header: string | undefined): CacheMode {
-  if (header === undefined) return 'DEFAULT';
-  switch (header.toLowerCase()) {
-    case 'bypass':
-      return 'BYPASS';
-    case 'refresh':
-      return 'REFRESH';
-    case 'default':
-      return 'DEFAULT';
-    default:
-      throw badInput('x-conduit-cache', 'the x-conduit-cache header is bypass or refresh');
-  }
 }

@@ -50,7 +50,7 @@ export async function streamResponse(
   const base = { id: responseId(requestId), createdAt, model: first.model, call };
 
   const sse = openSse(res, {
-    headers: conduitHeaders(first.provider, first.cached, requestId),
+    headers: conduitHeaders(first.provider, first.cached, requestId, first.semantic?.similarity),
     onClose: () => void stop(iterator),
   });
   let sequence = 0;
