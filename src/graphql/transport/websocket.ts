@@ -6,6 +6,11 @@
  * may be closes its socket with 1009 (Message Too Big). Each operation runs on its own Cancel,
  * aborted when its connection closes; a reload closes the connections of a client removed or
  * given another key (`ws-connections.ts`).
+ *
+ * A connection let in by a token (a session token, an identity provider's JWT) lasts as long as
+ * the token: from its expiry on, operations it starts are refused, and the socket is closed with
+ * 4401 and the reason ("session token expired") as soon as nothing it started is still running
+ * (an operation in flight finishes first).
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -18,7 +23,12 @@ import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
-import { createConnections, type Connections, type SocketExtra } from '../../ws-connections.js';
+import {
+  createConnections,
+  type Connection,
+  type Connections,
+  type SocketExtra,
+} from '../../ws-connections.js';
 import type { ConduitYoga } from '../yoga.js';
 import { createOperationRunner, type OperationRunner, type Started } from './runner.js';
 
@@ -49,6 +59,9 @@ export interface WebSocketTransport {
  * Past this many bytes waiting in a socket's buffer, a message counts as sent only once written.
  */
 const highWaterBytes = 64 * 1024;
+
+/** The longest a timer may wait (setTimeout's ceiling); a later expiry is looked at again then. */
+const maxTimerMs = 2 ** 31 - 1;
 
 type SendCallback = (error?: Error) => void;
 type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | undefined>;
@@ -124,6 +137,31 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
   const running = new WeakMap<ExecutionArgs, Started>();
 
   const connections = createConnections();
+
+  /**
+   * The connection's credential no longer holds: nothing more starts on it, and it closes
+   * (4401, saying why) once what it runs has finished.
+   */
+  function lapse(ctx: Connection, reason: string): void {
+    ctx.extra.lapsed ??= reason;
+    if (!ctx.extra.operations?.size) closeLapsed(ctx);
+  }
+  const closeLapsed = (ctx: Connection): void =>
+    ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(ctx.extra.lapsed!));
+
+  /** A token's connection: a timer at the token's expiry. */
+  function watchExpiry(ctx: Connection): void {
+    const caller = ctx.extra.caller;
+    const expiresAt = caller?.grant?.expiresAt;
+    if (!caller || expiresAt === undefined) return;
+    const wait = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), maxTimerMs);
+    ctx.extra.expiry = setTimeout(() => {
+      const reason = services().access.lapsed(caller);
+      if (reason === undefined) watchExpiry(ctx);
+      else lapse(ctx, reason);
+    }, wait);
+    ctx.extra.expiry.unref();
+  }
   const disposable = useServer<Record<string, unknown>, SocketExtra>(
     {
       onConnect: async (ctx) => {
@@ -137,6 +175,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
           access.checkOrigin(caller, ctx.extra.request.headers.origin);
           ctx.extra.caller = caller;
           connections.add(ctx);
+          watchExpiry(ctx);
           return true;
         } catch (error) {
           // A token's refusal says why (expired, bad signature…); a key's says no more.
@@ -156,9 +195,11 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         // client ignores the close frame.
         if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
         // A token's connection ends with its token, or when its client is removed or re-keyed.
-        const lapsed = ctx.extra.caller?.grant && services().access.lapsed(ctx.extra.caller);
+        const lapsed =
+          ctx.extra.lapsed ??
+          (ctx.extra.caller?.grant && services().access.lapsed(ctx.extra.caller));
         if (lapsed) {
-          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(lapsed));
+          lapse(ctx, lapsed);
           return [new GraphQLError(lapsed, { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         // Runs on its own Cancel, aborted when the connection closes, and counts as in flight
@@ -203,8 +244,14 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       },
       onComplete: (ctx, id) => {
         if (ctx.extra.operations?.delete(id)) end();
+        // The last operation of a lapsed connection: closed once its `complete` has gone out.
+        if (ctx.extra.lapsed !== undefined && !ctx.extra.operations?.size)
+          setImmediate(closeLapsed, ctx);
       },
-      onClose: (ctx) => connections.closed(ctx),
+      onClose: (ctx) => {
+        clearTimeout(ctx.extra.expiry);
+        connections.closed(ctx);
+      },
     },
     wsServer,
   );
