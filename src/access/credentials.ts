@@ -83,10 +83,22 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       for (const origin of client.origins ?? []) origins.add(origin);
   };
   refreshOrigins();
+  // Config clients' manifests are read once; a runtime client's comes with it (and may change).
   const manifests = loadManifests(auth.clients());
-  const persisted = manifests.size > 0;
-  const documentsOf: Access['documentsOf'] = (caller) =>
-    persisted ? manifests.get(caller.clientId) : undefined;
+  let persistedOf = -1;
+  let runtimePersisted = false;
+  const isPersisted = (): boolean => {
+    if (manifests.size > 0) return true;
+    if (auth.version !== persistedOf) {
+      persistedOf = auth.version;
+      runtimePersisted = auth.clients().some((c) => c.documents !== undefined && !c.revoked);
+    }
+    return runtimePersisted;
+  };
+  const documentsOf: Access['documentsOf'] = (caller) => {
+    if (!isPersisted()) return undefined;
+    return manifests.get(caller.clientId) ?? auth.client(caller.clientId)?.documents;
+  };
 
   const checkOrigin: Access['checkOrigin'] = (caller, origin) => {
     if (!origin) return;
@@ -117,7 +129,9 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       authenticate: auth.authenticate,
       lapsed: () => undefined,
       checkOrigin,
-      persisted,
+      get persisted() {
+        return isPersisted();
+      },
       documentsOf,
     };
   }
@@ -232,7 +246,9 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
     },
 
     checkOrigin,
-    persisted,
+    get persisted() {
+      return isPersisted();
+    },
     documentsOf,
   };
 }

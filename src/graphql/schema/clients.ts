@@ -95,7 +95,9 @@ const settingsFields = {
   budget: 'USD per period; null: none.',
   admin: 'Admins manage clients and see all usage. Default false.',
   origins: 'Browser origins allowed for this client.',
-  operations: 'ANY (default) or PERSISTED documents only.',
+  operations: 'ANY (default) or PERSISTED: only the documents of its manifest, sent by hash.',
+  manifest:
+    "Trusted documents: the JSON GraphQL Codegen's client preset writes (hash → document), as an object or its text. Each document must parse; a SHA-256 id must be its document's. Needed with PERSISTED; null clears.",
   expiresAt: 'When the key stops working; null: never.',
 } as const;
 
@@ -108,6 +110,7 @@ const CreateClientInput = builder.inputType('CreateClientInput', {
     admin: t.boolean({ description: settingsFields.admin }),
     origins: t.stringList({ description: settingsFields.origins }),
     operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    manifest: t.field({ type: 'JSON', description: settingsFields.manifest }),
     expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
   }),
 });
@@ -121,6 +124,7 @@ const UpdateClientInput = builder.inputType('UpdateClientInput', {
     admin: t.boolean({ description: settingsFields.admin }),
     origins: t.stringList({ description: settingsFields.origins }),
     operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    manifest: t.field({ type: 'JSON', description: settingsFields.manifest }),
     expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
   }),
 });
@@ -133,7 +137,8 @@ const withoutNulls = (value: unknown): unknown =>
 
 /**
  * GraphQL input → the registry's settings: what was left out stays out; a null that means
- * nothing (admin, limits, origins, operations) is refused by the registry's schema.
+ * nothing (admin, limits, origins, operations) is refused by the registry's schema. The
+ * manifest goes as it is (a null inside it is no document, and is refused).
  */
 function settingsOf(input: Record<string, unknown>): Record<string, unknown> {
   const { id: _id, ...rest } = input;
