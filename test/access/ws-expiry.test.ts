@@ -2,10 +2,11 @@
  * A WebSocket let in by a session token lasts as long as the token, over a real graphql-ws
  * client: at expiry an idle socket is closed with 4401 "session token expired"; an operation
  * in flight at expiry finishes (its answer arrives) while one started after it is refused, and
- * the socket closes once the first is done. A new connection with the expired token is refused.
+ * the socket closes once the first is done; a feed (requestEvents) does not hold it open. A new connection with the expired token is refused.
  */
-import type { CloseEvent } from 'ws';
+import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
+import WebSocket, { type CloseEvent } from 'ws';
 import { openaiCompletion, resolveReply } from '../fakes/openai.js';
 import { wsClient } from '../helpers/clients.js';
 import { gql, startConduit } from '../helpers/conduit.js';
@@ -86,8 +87,16 @@ describe('a session token expiring while its WebSocket is open', () => {
   it('closes an idle socket with 4401 saying the token expired, and refuses it again', async () => {
     const { upstream } = await gatedUpstream();
     const { gw, mint } = await start(`${upstream.url}/v1`);
-    const token = await mint(1);
-    const ws = wsClient(gw.wsUrl, `Bearer ${token}`);
+    const token = await mint(2);
+    // Not lazy: the socket stays open with nothing running on it.
+    const ws = createClient({
+      url: gw.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
+    onDispose(() => ws.dispose());
     const closed = closedOf(ws);
     expect((await ws.iterate({ query: '{ viewer { id } }' }).next()).value).toEqual({
       data: { viewer: { id: 'shop' } },
@@ -102,6 +111,17 @@ describe('a session token expiring while its WebSocket is open', () => {
       .next()
       .catch((event: unknown) => event as CloseEvent);
     expect(refused).toMatchObject({ code: 4401, reason: EXPIRED });
+  });
+
+  it('does not wait for a feed (requestEvents), which never ends on its own', async () => {
+    const { upstream } = await gatedUpstream();
+    const { gw, mint } = await start(`${upstream.url}/v1`);
+    const ws = wsClient(gw.wsUrl, `Bearer ${await mint(2)}`);
+    const closed = closedOf(ws);
+    const feed = ws.iterate({ query: 'subscription { requestEvents { id } }' });
+    const ended = feed.next().catch((event: unknown) => event as CloseEvent);
+    expect(await closed).toEqual({ code: 4401, reason: EXPIRED });
+    expect(await ended).toMatchObject({ code: 4401 });
   });
 
   it('lets an operation in flight finish, refuses one started after expiry, then closes', async () => {

@@ -9,12 +9,13 @@
  *
  * A connection let in by a token (a session token, an identity provider's JWT) lasts as long as
  * the token: from its expiry on, operations it starts are refused, and the socket is closed with
- * 4401 and the reason ("session token expired") as soon as nothing it started is still running
- * (an operation in flight finishes first).
+ * 4401 and the reason ("session token expired") as soon as no answer it asked for is still on
+ * its way (a query, a mutation or a completion stream in flight finishes first; a feed such as
+ * `requestEvents`, which never ends on its own, does not hold the socket open).
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -144,8 +145,11 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
    */
   function lapse(ctx: Connection, reason: string): void {
     ctx.extra.lapsed ??= reason;
-    if (!ctx.extra.operations?.size) closeLapsed(ctx);
+    if (!answering(ctx)) closeLapsed(ctx);
   }
+  /** How many of the connection's operations are answers still on their way (not feeds). */
+  const answering = (ctx: Connection): number =>
+    (ctx.extra.operations?.size ?? 0) - (ctx.extra.feeds?.size ?? 0);
   const closeLapsed = (ctx: Connection): void =>
     ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(ctx.extra.lapsed!));
 
@@ -231,6 +235,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         if ('refused' in started) return [started.refused];
         running.set(started.args, started);
         (ctx.extra.operations ??= new Map()).set(id, cancel);
+        if (isFeed(started.args)) (ctx.extra.feeds ??= new Set()).add(id);
         begin();
         return started.args;
       },
@@ -244,9 +249,9 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       },
       onComplete: (ctx, id) => {
         if (ctx.extra.operations?.delete(id)) end();
-        // The last operation of a lapsed connection: closed once its `complete` has gone out.
-        if (ctx.extra.lapsed !== undefined && !ctx.extra.operations?.size)
-          setImmediate(closeLapsed, ctx);
+        ctx.extra.feeds?.delete(id);
+        // The last answer of a lapsed connection: closed once its `complete` has gone out.
+        if (ctx.extra.lapsed !== undefined && !answering(ctx)) setImmediate(closeLapsed, ctx);
       },
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiry);
@@ -266,6 +271,18 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       clearTimeout(unanswered);
     },
   };
+}
+
+/**
+ * A subscription that never ends on its own (`requestEvents`, `providerHealth`): anything but a
+ * completion stream. A lapsed connection does not wait for it.
+ */
+function isFeed(args: ExecutionArgs): boolean {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (operation?.operation !== 'subscription') return false;
+  return !operation.selectionSet.selections.every(
+    (selection) => selection.kind === 'Field' && selection.name.value === 'completionStream',
+  );
 }
 
 /** A close frame's reason holds 123 bytes at most. */
