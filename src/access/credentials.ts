@@ -191,7 +191,8 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       const make = (client: ClientInfo): Caller =>
         Object.freeze({
           clientId: claims.cid,
-          admin: false,
+          // Scope CLIENT: the client's own rights (an admin client's dashboard); else never admin.
+          admin: claims.scp === 'client' && client.admin,
           ...optionalModels(narrowModels(client.models, claims.models)),
           user: sub,
           grant: Object.freeze({
@@ -200,6 +201,7 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
             keyId: claims.kid,
             ...(claims.mtk !== undefined && { maxTokensPerRequest: claims.mtk }),
             ...(claims.bud !== undefined && { budgetUsd: claims.bud }),
+            ...(claims.scp === 'client' && { scope: 'client' as const }),
           }),
         });
       return use(token, keep(token, make, claims.cid));

@@ -16,6 +16,16 @@ function requireAdmin(caller: Caller, what: string): void {
   if (!caller.admin) throw new GatewayError(ErrorCodes.FORBIDDEN, `${what} is for admins`);
 }
 
+/** Clients (and their keys) are changed with an admin key, never a token (a dashboard's). */
+function requireAdminKey(caller: Caller, what: string): void {
+  requireAdmin(caller, what);
+  if (caller.grant)
+    throw new GatewayError(
+      ErrorCodes.FORBIDDEN,
+      `${what} needs an admin key: a session token may read clients but not change them`,
+    );
+}
+
 const ClientSourceEnum = builder.enumType('ClientSource', {
   values: {
     CONFIG: { value: 'config', description: 'From the config file; changed there.' },
@@ -186,7 +196,7 @@ builder.mutationField('createClient', (t) =>
     args: { input: t.arg({ type: CreateClientInput, required: true }) },
     resolve: async (_, { input }, context) => {
       const { caller, services } = context;
-      requireAdmin(caller, 'createClient');
+      requireAdminKey(caller, 'createClient');
       const reserved = new Set(services.config.clients.map((c) => c.id));
       const { client, key } = await services.infra.clients.create(
         caller.clientId,
@@ -208,7 +218,7 @@ builder.mutationField('updateClient', (t) =>
       input: t.arg({ type: UpdateClientInput, required: true }),
     },
     resolve: async (_, { id, input }, context) => {
-      requireAdmin(context.caller, 'updateClient');
+      requireAdminKey(context.caller, 'updateClient');
       const client = await context.services.infra.clients.update(
         context.caller.clientId,
         String(id),
@@ -229,7 +239,7 @@ builder.mutationField('rotateClientKey', (t) =>
       graceSeconds: t.arg.int({ defaultValue: 0 }),
     },
     resolve: async (_, { id, graceSeconds }, context) => {
-      requireAdmin(context.caller, 'rotateClientKey');
+      requireAdminKey(context.caller, 'rotateClientKey');
       const { client, key } = await context.services.infra.clients.rotate(
         context.caller.clientId,
         String(id),
@@ -251,7 +261,7 @@ builder.mutationField('revokeClient', (t) =>
     description: 'Admin only: a runtime client stops working at once, on every replica.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_, { id }, context) => {
-      requireAdmin(context.caller, 'revokeClient');
+      requireAdminKey(context.caller, 'revokeClient');
       const client = await context.services.infra.clients.revoke(
         context.caller.clientId,
         String(id),
