@@ -141,7 +141,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
 
   /**
    * The connection's credential no longer holds: nothing more starts on it, and it closes
-   * (4401, saying why) once what it runs has finished.
+   * (4401, saying why) once the answers it has in flight are done.
    */
   function lapse(ctx: Connection, reason: string): void {
     ctx.extra.lapsed ??= reason;
@@ -235,7 +235,9 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         if ('refused' in started) return [started.refused];
         running.set(started.args, started);
         (ctx.extra.operations ??= new Map()).set(id, cancel);
-        if (isFeed(started.args)) (ctx.extra.feeds ??= new Set()).add(id);
+        // Only a token's connection lapses; it does not wait for its feeds then.
+        if (ctx.extra.caller?.grant && isFeed(started.args))
+          (ctx.extra.feeds ??= new Set()).add(id);
         begin();
         return started.args;
       },
