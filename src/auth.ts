@@ -37,8 +37,13 @@ export interface ClientInfo {
   keyId?: string | undefined;
   /** Browser origins its credentials may be used from; undefined: `server.cors.origins`. */
   origins?: readonly string[] | undefined;
-  /** Whether it may send any document or only its manifest's, by hash. */
+  /** Whether it may send any document or only its manifest's, by hash (config clients). */
   operations?: ClientConfig['operations'];
+  /**
+   * A runtime client limited to trusted documents: its manifest (hash → document). A config
+   * client's is read from its file by `access/persisted.ts`.
+   */
+  documents?: ReadonlyMap<string, string> | undefined;
 }
 
 /** The runtime clients as the registry holds them (`clients/registry.ts`). */
@@ -124,7 +129,9 @@ function runtimeEntries(c: RuntimeClient): { info: ClientInfo; entries: Entry[] 
     // A rotation or a revocation changes it, which ends the client's session tokens.
     keyId: c.revokedAt === null ? keyIdOf(c.keySha256) : undefined,
     origins: c.origins.length > 0 ? c.origins : undefined,
-    operations: { mode: 'arbitrary' },
+    ...(c.operations === 'persisted' && c.manifest
+      ? { documents: new Map(Object.entries(c.manifest)) }
+      : { operations: { mode: 'arbitrary' as const } }),
   };
   const caller = callerOf(info);
   const expiresAt = c.expiresAt ?? undefined;

@@ -288,6 +288,8 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     config,
     clients: (id) => auth.client(id),
     known: () => auth.clients(),
+    userSpent: (clientId, user, period) =>
+      usage.userSpentSince(new Date(periodStart(period)), clientId, user),
     createLimiter: (prefix, limits) => {
       const spec = `${prefix} ${JSON.stringify(limits)}`;
       const limiter =

@@ -17,6 +17,12 @@ export type SocketExtra = {
   caller?: Caller;
   /** The operations running, each with its own Cancel (the gateway may abort it itself). */
   operations?: Map<string, Cancel>;
+  /** Which of `operations` are feeds (subscriptions that never end on their own). */
+  feeds?: Set<string>;
+  /** A token's connection: the timer set at the token's expiry. */
+  expiry?: NodeJS.Timeout;
+  /** Why its credential no longer holds (the token expired): it starts nothing more. */
+  lapsed?: string;
 };
 
 export type Connection = Context<Record<string, unknown>, Extra & Partial<SocketExtra>>;

@@ -83,10 +83,22 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       for (const origin of client.origins ?? []) origins.add(origin);
   };
   refreshOrigins();
+  // Config clients' manifests are read once; a runtime client's comes with it (and may change).
   const manifests = loadManifests(auth.clients());
-  const persisted = manifests.size > 0;
-  const documentsOf: Access['documentsOf'] = (caller) =>
-    persisted ? manifests.get(caller.clientId) : undefined;
+  let persistedOf = -1;
+  let runtimePersisted = false;
+  const isPersisted = (): boolean => {
+    if (manifests.size > 0) return true;
+    if (auth.version !== persistedOf) {
+      persistedOf = auth.version;
+      runtimePersisted = auth.clients().some((c) => c.documents !== undefined && !c.revoked);
+    }
+    return runtimePersisted;
+  };
+  const documentsOf: Access['documentsOf'] = (caller) => {
+    if (!isPersisted()) return undefined;
+    return manifests.get(caller.clientId) ?? auth.client(caller.clientId)?.documents;
+  };
 
   const checkOrigin: Access['checkOrigin'] = (caller, origin) => {
     if (!origin) return;
@@ -117,7 +129,9 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       authenticate: auth.authenticate,
       lapsed: () => undefined,
       checkOrigin,
-      persisted,
+      get persisted() {
+        return isPersisted();
+      },
       documentsOf,
     };
   }
@@ -177,7 +191,8 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
       const make = (client: ClientInfo): Caller =>
         Object.freeze({
           clientId: claims.cid,
-          admin: false,
+          // Scope CLIENT: the client's own rights (an admin client's dashboard); else never admin.
+          admin: claims.scp === 'client' && client.admin,
           ...optionalModels(narrowModels(client.models, claims.models)),
           user: sub,
           grant: Object.freeze({
@@ -186,6 +201,7 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
             keyId: claims.kid,
             ...(claims.mtk !== undefined && { maxTokensPerRequest: claims.mtk }),
             ...(claims.bud !== undefined && { budgetUsd: claims.bud }),
+            ...(claims.scp === 'client' && { scope: 'client' as const }),
           }),
         });
       return use(token, keep(token, make, claims.cid));
@@ -232,7 +248,9 @@ export async function createAccess(config: Config, auth: Authenticator): Promise
     },
 
     checkOrigin,
-    persisted,
+    get persisted() {
+      return isPersisted();
+    },
     documentsOf,
   };
 }

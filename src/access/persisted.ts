@@ -1,6 +1,6 @@
 /**
- * Trusted documents: a client set to `operations: { mode: persisted, manifest }` may run only
- * the documents of its manifest (the JSON GraphQL Codegen's client preset writes for persisted
+ * Trusted documents: a client set to `operations: { mode: persisted, manifest }` (a runtime
+ * client: `operations: PERSISTED` with its `manifest`) may run only the documents of its manifest (the JSON GraphQL Codegen's client preset writes for persisted
  * documents: `{ "<hash>": "<document>" }`), sent by hash, in Apollo's form
  * (`extensions.persistedQuery.sha256Hash`) or the plain `documentId`. Anything else it sends is
  * refused before it is parsed. Other clients (and GraphiQL) send documents as before.
@@ -24,12 +24,15 @@ export const PERSISTED_NOT_FOUND = 'PERSISTED_QUERY_NOT_FOUND';
 export const persistedOnlyMessage =
   'this client may run only its persisted documents, sent by hash (extensions.persistedQuery.sha256Hash or documentId); a query text is refused';
 
-/** Reads every persisted client's manifest; an unreadable or malformed one is an error. */
+/**
+ * Reads every persisted config client's manifest; an unreadable or malformed one is an error.
+ * (A runtime client's comes from the database with it: `ClientInfo.documents`.)
+ */
 export function loadManifests(clients: readonly ClientInfo[], cwd = process.cwd()): Manifests {
   const manifests = new Map<string, Map<string, string>>();
   for (const client of clients) {
     const operations = client.operations;
-    if (operations?.mode !== 'persisted') continue;
+    if (client.source !== 'config' || operations?.mode !== 'persisted') continue;
     const where = `the manifest of client "${client.id}" (${operations.manifest})`;
     let parsed: unknown;
     try {

@@ -1,8 +1,9 @@
 /**
  * Session tokens: short-lived JWTs a client's backend mints with its key (`createSessionToken`)
  * for one end user, so a browser calls Conduit without holding the key. A token is never wider
- * than its client: its models are a subset of the client's, its ttl is capped, it is never
- * admin. It carries the client's key fingerprint (`keyId`): once the client is removed or
+ * than its client: its models are a subset of the client's, its ttl is capped, it is not admin.
+ * A token of scope `client` (the operator's own tools, such as the dashboard) acts with its
+ * client's own rights instead: admin when the client is, and the client's whole usage. It carries the client's key fingerprint (`keyId`): once the client is removed or
  * re-keyed, the fingerprint no longer matches and the token is refused.
  *
  * @see https://github.com/panva/jose/blob/main/docs/jwt/sign/classes/SignJWT.md
@@ -26,6 +27,8 @@ export interface SessionClaims {
   mtk?: number;
   /** budgetUsd */
   bud?: number;
+  /** `client`: the token acts with its client's own rights (scope CLIENT); absent: one user's. */
+  scp?: 'client';
 }
 
 export interface SessionInput {
@@ -34,7 +37,11 @@ export interface SessionInput {
   models?: readonly string[] | null;
   maxTokensPerRequest?: number | null;
   budgetUsd?: number | null;
+  /** `client`: the operator's own tools (the dashboard), with the client's rights. */
+  scope?: SessionScope | null;
 }
+
+export type SessionScope = 'user' | 'client';
 
 export interface MintedToken {
   token: string;
@@ -42,6 +49,7 @@ export interface MintedToken {
   clientId: string;
   user: string;
   models: string[] | null;
+  scope: SessionScope;
 }
 
 export interface VerifiedSession {
@@ -110,6 +118,7 @@ export async function createSessionTokens(settings: Settings): Promise<SessionTo
         ...(models && { models }),
         ...(most !== undefined && { mtk: most }),
         ...(budget !== undefined && { bud: budget }),
+        ...(input.scope === 'client' && { scp: 'client' as const }),
       };
       const now = Math.floor(Date.now() / 1000);
       const token = await new SignJWT({ ...claims })
@@ -126,6 +135,7 @@ export async function createSessionTokens(settings: Settings): Promise<SessionTo
         clientId: client.id,
         user,
         models: models ?? null,
+        scope: input.scope ?? 'user',
       };
     },
 

@@ -1,9 +1,11 @@
 /**
  * A runtime client as the registry holds it, and its row in the `clients` table. The input of
- * `createClient` / `updateClient` is checked by the same zod pieces as a config client's.
+ * `createClient` / `updateClient` is checked by the same zod pieces as a config client's; a
+ * trusted-documents manifest by `manifest.ts`.
  */
 import { z } from 'zod';
 import { clientBudget, rateLimit, type ClientConfig, type RateLimit } from '../config/schema.js';
+import { manifest, manifestSummary, type Manifest } from './manifest.js';
 import type { ClientsTable } from './tables.js';
 
 export const OperationsModes = ['any', 'persisted'] as const;
@@ -17,6 +19,8 @@ export interface RuntimeClient {
   budget: ClientConfig['budget'];
   origins: readonly string[];
   operations: OperationsMode;
+  /** Its trusted documents (hash → document), which `persisted` limits it to; null: none. */
+  manifest: Manifest | null;
   expiresAt: number | null;
   createdAt: number;
   updatedAt: number;
@@ -41,14 +45,9 @@ export const clientSettings = z.strictObject({
   limits: z.array(rateLimit).optional(),
   budget: clientBudget.nullable().optional(),
   origins: z.array(origin).optional(),
-  // Trusted documents need a manifest file read at start; a runtime client has none (yet).
-  operations: z
-    .enum(OperationsModes)
-    .refine((mode) => mode !== 'persisted', {
-      message:
-        'PERSISTED needs a manifest, which only a config client can name (clients[].operations)',
-    })
-    .optional(),
+  // PERSISTED needs a manifest, given now or before: the registry checks the two together.
+  operations: z.enum(OperationsModes).optional(),
+  manifest: manifest.nullable().optional(),
   expiresAt: z.date().nullable().optional(),
 });
 export type ClientSettings = z.infer<typeof clientSettings>;
@@ -73,6 +72,7 @@ export function applySettings(
     ...(settings.budget !== undefined && { budget: settings.budget ?? undefined }),
     ...(settings.origins !== undefined && { origins: settings.origins }),
     ...(settings.operations !== undefined && { operations: settings.operations }),
+    ...(settings.manifest !== undefined && { manifest: settings.manifest }),
     ...(settings.expiresAt !== undefined && {
       expiresAt: settings.expiresAt ? settings.expiresAt.getTime() : null,
     }),
@@ -89,6 +89,7 @@ export function toClientRow(client: RuntimeClient): ClientsTable {
     budget: client.budget ? JSON.stringify(client.budget) : null,
     origins: JSON.stringify(client.origins),
     operations: client.operations,
+    manifest: client.manifest ? JSON.stringify(client.manifest) : null,
     expires_at: client.expiresAt,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
@@ -111,6 +112,7 @@ export function fromClientRow(row: ClientsTable): RuntimeClient {
     budget: row.budget === null ? undefined : (JSON.parse(row.budget) as ClientConfig['budget']),
     origins: JSON.parse(row.origins) as string[],
     operations: row.operations === 'persisted' ? 'persisted' : 'any',
+    manifest: row.manifest ? (JSON.parse(row.manifest) as Manifest) : null,
     expiresAt: num(row.expires_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
@@ -123,7 +125,8 @@ export function fromClientRow(row: ClientsTable): RuntimeClient {
 }
 
 /**
- * What the audit log keeps of a client: every setting, never its key nor a digest of one.
+ * What the audit log keeps of a client: every setting, never its key nor a digest of one; of
+ * its manifest, only how many documents it holds and a digest of it (the documents can be long).
  * Listed field by field, so a field added later is left out until someone decides it may go in.
  */
 export function auditView(client: RuntimeClient): Record<string, unknown> {
@@ -135,6 +138,7 @@ export function auditView(client: RuntimeClient): Record<string, unknown> {
     budget: client.budget ?? null,
     origins: client.origins,
     operations: client.operations,
+    manifest: client.manifest && manifestSummary(client.manifest),
     expiresAt: client.expiresAt === null ? null : new Date(client.expiresAt).toISOString(),
     revoked: client.revokedAt !== null,
     ...(client.previousKeyUntil !== null && {

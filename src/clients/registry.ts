@@ -191,6 +191,16 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
     throw badInput(field, `${field}: ${issue.message}`);
   }
 
+  /** A client limited to trusted documents needs some: given now, or kept from before. */
+  function withDocuments(client: RuntimeClient): RuntimeClient {
+    if (client.operations === 'persisted' && !client.manifest)
+      throw badInput(
+        'input.manifest',
+        'operations PERSISTED needs a manifest: input.manifest, the JSON of hash → document that GraphQL Codegen writes for persisted documents',
+      );
+    return client;
+  }
+
   async function existing(id: string): Promise<RuntimeClient> {
     const client = await store.one(id);
     if (!client)
@@ -244,26 +254,29 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
         throw badInput('input.id', `a runtime client "${id}" already exists (revoked ones too)`);
       const key = generateKey();
       const now = Date.now();
-      const client = applySettings(
-        {
-          id,
-          admin: false,
-          models: undefined,
-          rateLimits: [],
-          budget: undefined,
-          origins: [],
-          operations: 'any',
-          expiresAt: null,
-          createdAt: now,
-          updatedAt: now,
-          revokedAt: null,
-          createdBy: actor,
-          keySha256: keyDigest(key),
-          previousKeySha256: null,
-          previousKeyUntil: null,
-        },
-        settings,
-        now,
+      const client = withDocuments(
+        applySettings(
+          {
+            id,
+            admin: false,
+            models: undefined,
+            rateLimits: [],
+            budget: undefined,
+            origins: [],
+            operations: 'any',
+            manifest: null,
+            expiresAt: null,
+            createdAt: now,
+            updatedAt: now,
+            revokedAt: null,
+            createdBy: actor,
+            keySha256: keyDigest(key),
+            previousKeySha256: null,
+            previousKeyUntil: null,
+          },
+          settings,
+          now,
+        ),
       );
       try {
         await store.save(client, entry(actor, AuditActions.CREATE, id, null, client), true);
@@ -280,7 +293,7 @@ export async function createClientRegistry(options: RegistryOptions): Promise<Cl
     async update(actor, id, raw) {
       const settings = parseSettings(raw);
       const before = live(await existing(id));
-      const after = applySettings(before, settings, Date.now());
+      const after = withDocuments(applySettings(before, settings, Date.now()));
       await store.save(after, entry(actor, AuditActions.UPDATE, id, before, after), false);
       await announce(id);
       return after;

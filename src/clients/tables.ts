@@ -1,6 +1,7 @@
 /**
  * The tables of runtime clients and of the audit log, in the usage database, with their
- * migrations (`0002_clients`, `0003_audit_log`, listed in `usage/store-db.ts`). Times are epoch
+ * migrations (`0002_clients`, `0003_audit_log`, `0009_client_manifests`, listed in
+ * `usage/store-db.ts`). Times are epoch
  * milliseconds and flags 0/1, as in `usage_records`; lists and objects are JSON text, so both
  * dialects read the same. A client's key is kept only as its SHA-256 (hex).
  */
@@ -19,6 +20,8 @@ export interface ClientsTable {
   origins: string;
   /** `any` or `persisted`. */
   operations: string;
+  /** JSON object of hash → document (trusted documents); null: none (migration 0009). */
+  manifest: string | null;
   expires_at: number | null;
   created_at: number;
   updated_at: number;
@@ -112,5 +115,15 @@ export const auditMigration: Migration = {
   },
   async down(db) {
     await db.schema.dropTable('audit_log').execute();
+  },
+};
+
+/** A runtime client's trusted documents, kept with it: JSON text, read only by the registry. */
+export const clientManifestsMigration: Migration = {
+  async up(db) {
+    await db.schema.alterTable('clients').addColumn('manifest', 'text').execute();
+  },
+  async down(db) {
+    await db.schema.alterTable('clients').dropColumn('manifest').execute();
   },
 };

@@ -15,7 +15,12 @@ import type { ClientInfo } from '../auth.js';
 import type { Config, RateLimit } from '../config/schema.js';
 import type { Limiter, Reservation } from '../state/limits.js';
 import { all, run, wait, type Flow, type MaybePromise } from '../state/maybe.js';
-import { periodOf, type SpendCounters, type SpendPeriod } from '../state/spend.js';
+import {
+  periodOf,
+  type BudgetPeriod,
+  type SpendCounters,
+  type SpendPeriod,
+} from '../state/spend.js';
 import { estimatePromptTokens } from '../usage/tokens.js';
 import { badInput, ErrorCodes, GatewayError } from './errors.js';
 import type { Caller, ChatRequest, Target } from './types.js';
@@ -61,6 +66,11 @@ export interface AdmitterDeps {
   /** USD per token (input, output) of a target, for the cost estimate; undefined when unknown. */
   price(target: Target): { input: number; output: number } | undefined;
   onBudgetAlert(alert: BudgetAlert): void;
+  /**
+   * What a token's user has spent with its client in the current period, from the usage store:
+   * without Redis, a user's budget counter starts from it (a restart does not forget it).
+   */
+  userSpent?(clientId: string, user: string, period: BudgetPeriod): Promise<number>;
 }
 
 const noop: Admission = { settle: () => {} };
@@ -121,6 +131,7 @@ function highestPrice(
 /** A token user's own budget: its spend counter's id, its period (the client's) and amount. */
 interface UserBudget {
   id: string;
+  kind: BudgetPeriod;
   period: SpendPeriod;
   usd: number;
 }
@@ -131,11 +142,8 @@ export const userSpendId = (clientId: string, user: string): string => `user\n${
 function userBudgetOf(caller: Caller, budget: Budget | undefined): UserBudget | undefined {
   const usd = caller.grant?.budgetUsd;
   if (usd === undefined || caller.user === undefined) return undefined;
-  return {
-    id: userSpendId(caller.clientId, caller.user),
-    period: periodOf(budget?.period ?? 'month'),
-    usd,
-  };
+  const kind = budget?.period ?? 'month';
+  return { id: userSpendId(caller.clientId, caller.user), kind, period: periodOf(kind), usd };
 }
 
 export function createAdmitter(deps: AdmitterDeps): Admitter {
@@ -195,6 +203,29 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
       if (reached(spentUsd, threshold, budget.usd))
         yield spend.markOnce(alertKey(clientId, period, threshold), ttl(period));
     }
+  }
+
+  /**
+   * A token user's counter in memory starts from what the usage store holds for the user this
+   * period, before its first reservation (once per user and period for the process). A failed
+   * read leaves the counter as it is and is tried again at the user's next request.
+   */
+  function userPrimed(clientId: string, user: string, budget: UserBudget): MaybePromise<void> {
+    const userSpent = deps.userSpent;
+    if (!userSpent) return;
+    let done = priming.get(spend);
+    if (!done) priming.set(spend, (done = new Map()));
+    const key = `${budget.id}\n${budget.period.key}`;
+    let seeding = done.get(key);
+    if (seeding === undefined) {
+      const marks = done;
+      seeding = userSpent(clientId, user, budget.kind).then(
+        async (usd) => void (await spend.seed(budget.id, budget.period, usd)),
+        () => void marks.delete(key),
+      );
+      done.set(key, seeding);
+    }
+    return seeding;
   }
 
   /** The tightest token limit that applies to the request, if any. */
@@ -331,6 +362,7 @@ export function createAdmitter(deps: AdmitterDeps): Admitter {
     const user = userBudgetOf(caller, budget);
     let userReservedUsd = 0;
     if (user) {
+      if (!config.redis) yield userPrimed(caller.clientId, caller.user!, user);
       const userPrice = price ?? highestPrice(targets, deps.price);
       const userCapped = userPrice !== undefined && userPrice.output > 0;
       const ceiling = maxTokens ?? answerTokens;

@@ -181,6 +181,11 @@ export interface Grant {
   maxTokensPerRequest?: number;
   /** The user's own budget (USD) for the client's budget period (a month when it has none). */
   budgetUsd?: number;
+  /**
+   * A session token of scope CLIENT (the operator's tools, such as the dashboard): it acts with
+   * its client's own rights, admin when the client is, and sees the client's whole usage.
+   */
+  scope?: 'client';
 }
 
 /** The answer of `gateway.complete`. */

@@ -9,7 +9,12 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
 import { Routes, type Route } from '../gateway/types.js';
-import { auditMigration, clientsMigration, type ClientsDatabase } from '../clients/tables.js';
+import {
+  auditMigration,
+  clientManifestsMigration,
+  clientsMigration,
+  type ClientsDatabase,
+} from '../clients/tables.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -211,6 +216,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_records').dropColumn('cache_kind').execute();
     },
   },
+  // A runtime client's trusted documents (`clients/manifest.ts`).
+  '0009_client_manifests': clientManifestsMigration,
 };
 
 /** Postgres hands bigint and numeric back as text; every one of ours fits a double. */

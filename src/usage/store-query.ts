@@ -231,3 +231,20 @@ export async function spentSince(
   const rows = await query.groupBy('client_id').execute();
   return new Map(rows.map((row) => [row.client_id, Number(row.cost_usd)]));
 }
+
+/** Cost of one end user of a client since `since` (seeds a token user's budget counter). */
+export async function userSpentSince(
+  opened: OpenedDatabase,
+  since: Date,
+  clientId: string,
+  user: string,
+): Promise<number> {
+  const row = await opened.db
+    .selectFrom('usage_records')
+    .select(sql<number | null>`sum(cost_usd)`.as('cost_usd'))
+    .where('end_user', '=', user)
+    .where('time', '>=', since.getTime())
+    .where('client_id', '=', clientId)
+    .executeTakeFirst();
+  return Number(row?.cost_usd ?? 0);
+}

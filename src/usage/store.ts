@@ -5,7 +5,7 @@
 import type { LogEvent } from 'kysely';
 import { MAX_BATCH, openDatabase, toRow } from './store-db.js';
 import type { OpenedDatabase, UsageRow } from './store-db.js';
-import { queryUsage, spentSince } from './store-query.js';
+import { queryUsage, spentSince, userSpentSince } from './store-query.js';
 import { createInsert } from './store-insert.js';
 import { createWriter } from './store-writer.js';
 import { createResponseStore, type ResponseStore } from './store-responses.js';
@@ -33,6 +33,8 @@ export interface UsageStore {
   query(filter: UsageFilter, groupBy: readonly UsageDimension[]): Promise<UsageReport>;
   /** Cost per client since a time (seeds budget counters); only `clientId`'s when given. */
   spentSince(since: Date, clientId?: string): Promise<Map<string, number>>;
+  /** Cost of one end user of a client since a time (seeds a token user's budget counter). */
+  userSpentSince(since: Date, clientId: string, user: string): Promise<number>;
   stats(): { queued: number; dropped: number; written: number };
   /** The database itself, for the other tables it holds (runtime clients, the audit log). */
   readonly database: OpenedDatabase;
@@ -116,6 +118,7 @@ export async function createUsageStore(options: UsageStoreOptions): Promise<Usag
     flush: () => writer.flush(),
     query: (filter, groupBy) => queryUsage(opened, filter, groupBy),
     spentSince: (since, clientId) => spentSince(opened, since, clientId),
+    userSpentSince: (since, clientId, user) => userSpentSince(opened, since, clientId, user),
     stats: () => writer.stats(),
     database: opened,
     responses: createResponseStore(opened, onError),

@@ -1,6 +1,9 @@
 /**
  * The dashboard as a person meets it, in a real Chromium that can reach nothing but Conduit:
- * sign-in with a client key, figures, charts and tables drawn from the usage rows of a seeded
+ * sign-in with a client key, exchanged at once for a session token (the key is sent once, never
+ * kept in sessionStorage nor sent again, over HTTP or the WebSocket; a session that ends asks
+ * to sign in again, saying so; a server without session tokens keeps the key in memory only),
+ * figures, charts and tables drawn from the usage rows of a seeded
  * database (written through the store's own writer), a request made by another client showing
  * in the live feed within 2 s, a non-admin seeing only its own rows, and a refused key said in
  * words. Screenshots at 1280 and 390 px go to test-results/screenshots/.
@@ -16,6 +19,7 @@ import { ensureDashboardBuilt } from '../helpers/dashboard.js';
 import { createSqliteDatabase, usageRecord } from '../helpers/databases.js';
 
 const keys = { admin: 'ck-dash-admin-4e1a', a: 'ck-dash-app-a-93bd', b: 'ck-dash-app-b-07c2' };
+const sessionTokens = { secret: 'dashboard-session-secret-0123456789abcdef' };
 const HOUR = 3_600_000;
 
 /** Rows over the last day: app-a on model-a, app-b on model-b, some cached, some failed. */
@@ -63,6 +67,7 @@ beforeAll(async () => {
       { id: 'app-a', key: keys.a, budget: { usd: 5, period: 'month' } },
       { id: 'app-b', key: keys.b },
     ],
+    auth: { sessionTokens },
   });
 }, 180_000);
 afterAll(async () => gw?.stop());
@@ -81,8 +86,51 @@ async function openDashboard(width: number, height: number) {
   });
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
+  const sent = watchCredentials(page);
   await page.goto(`${gw.url}/dashboard/`);
-  return { page, outside, problems };
+  return { page, outside, problems, sent };
+}
+
+/** What the page sends: each request's Authorization and body, and each WebSocket frame. */
+function watchCredentials(page: Page) {
+  const sent = {
+    requests: [] as { authorization: string; body: string }[],
+    frames: [] as string[],
+  };
+  page.on('request', (request) => {
+    const authorization = request.headers().authorization;
+    if (authorization) sent.requests.push({ authorization, body: request.postData() ?? '' });
+  });
+  page.on('websocket', (socket) =>
+    socket.on('framesent', (frame) => sent.frames.push(String(frame.payload))),
+  );
+  return sent;
+}
+
+/**
+ * The key went once, to mint the session token; every request and frame after it carries the
+ * token only, and the tab keeps the token, never the key.
+ */
+async function expectKeyUsedOnce(
+  page: Page,
+  sent: ReturnType<typeof watchCredentials>,
+  key: string,
+) {
+  const withKey = sent.requests.filter((r) => r.authorization.includes(key));
+  expect(withKey).toHaveLength(1);
+  expect(withKey[0]!.body).toContain('createSessionToken');
+  const after = sent.requests.slice(sent.requests.indexOf(withKey[0]!) + 1);
+  expect(after.length).toBeGreaterThan(0);
+  for (const request of after)
+    expect(request.authorization).toMatch(/^Bearer eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+  expect(sent.frames.length).toBeGreaterThan(0);
+  for (const frame of sent.frames) expect(frame).not.toContain(key);
+  expect(sent.frames[0]).toMatch(/"authorization":"Bearer eyJ/);
+  const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }));
+  expect(stored).not.toContain(key);
+  expect(stored).toMatch(/Bearer eyJ/);
+  expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).toBe('{}');
+  expect(await page.context().cookies()).toEqual([]);
 }
 
 async function signIn(page: Page, key: string) {
@@ -101,7 +149,7 @@ describeBrowser('the dashboard', (browser) => {
   browserRef = browser;
 
   it('signs an admin in, draws the seeded usage and shows another client’s request live', async () => {
-    const { page, outside, problems } = await openDashboard(1280, 900);
+    const { page, outside, problems, sent } = await openDashboard(1280, 900);
     expect(await page.title()).toBe('Conduit dashboard');
     await signIn(page, keys.admin);
 
@@ -154,13 +202,14 @@ describeBrowser('the dashboard', (browser) => {
     await expect.poll(() => tables.innerText(), { timeout: 10_000 }).not.toContain('model-b');
     expect(await tables.innerText()).toContain('model-a');
 
+    await expectKeyUsedOnce(page, sent, keys.admin);
     expect(problems).toEqual([]);
     expect(outside).toEqual([]);
     await page.close();
   }, 60_000);
 
   it('shows a client only its own rows and requests, at a phone’s width', async () => {
-    const { page, problems } = await openDashboard(390, 844);
+    const { page, problems, sent } = await openDashboard(390, 844);
     await signIn(page, keys.a);
     const tables = page.locator('.tables');
     await expect.poll(() => tables.innerText(), { timeout: 10_000 }).toContain('model-a');
@@ -191,9 +240,30 @@ describeBrowser('the dashboard', (browser) => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow).toBeLessThanOrEqual(390);
     await shot(page, 'dashboard-client-390.png');
+    await expectKeyUsedOnce(page, sent, keys.a);
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('asks to sign in again, in words, when the session ends', async () => {
+    // Tokens of at most 2 s: the session ends while the page is open.
+    const own = await startConduit({
+      providers: { echo: { type: 'echo' } },
+      clients: [{ id: 'app-a', key: keys.a }],
+      auth: { sessionTokens: { ...sessionTokens, maxTtlSeconds: 2 } },
+    });
+    const page = await browserRef().newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${own.url}/dashboard/`);
+    await signIn(page, keys.a);
+    await expect.poll(() => page.locator('.pulse').innerText(), { timeout: 10_000 }).toBe('Live');
+    const alert = page.getByRole('alert').first();
+    await alert.waitFor({ timeout: 10_000 });
+    expect(await alert.innerText()).toMatch(/session ended\. Sign in again/);
+    expect(await page.getByLabel('Client key').isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await shot(page, 'dashboard-session-ended-1280.png');
+    await page.close();
+  }, 30_000);
 
   it('says in words that the server has gone', async () => {
     const own = await startConduit({
@@ -204,6 +274,8 @@ describeBrowser('the dashboard', (browser) => {
     await page.goto(`${own.url}/dashboard/`);
     await signIn(page, keys.a);
     await expect.poll(() => page.locator('.pulse').innerText(), { timeout: 10_000 }).toBe('Live');
+    // Session tokens off here: the key is held in the page's memory only, never stored.
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await own.stop();
     const alert = page.getByRole('alert').first();
     await alert.waitFor({ timeout: 10_000 });

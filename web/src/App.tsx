@@ -7,7 +7,7 @@ import { LiveFeed } from './LiveFeed';
 import { Notice } from './Notice';
 import { Overview } from './Overview';
 import { Providers } from './Providers';
-import { resumeSession, signOut, type Session } from './session';
+import { resumeSession, signedOutWhy, signOut, type Session } from './session';
 import { SignIn } from './SignIn';
 import { ranges, type Bucket } from './usage';
 
@@ -50,7 +50,7 @@ function Dashboard(props: { session: Session; onSignOut: (why?: string) => void 
       connect(session, (state, code) => {
         setConnected(state === 'connected');
         if (state === 'connected') setLost(false);
-        else if (code === 4401 || code === 4403) onSignOut('This key is no longer accepted.');
+        else if (code === 4401 || code === 4403) onSignOut(signedOutWhy(session));
         else setLost(true);
       }),
     // One connection per session.

@@ -54,7 +54,8 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; problem?
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
         <p className="fine">
-          The key stays in this tab only (session storage) and goes to this server alone.
+          The key is sent once, to this server alone, for a 15-minute session; only that session is
+          kept, in this tab.
         </p>
       </form>
     </main>

@@ -3,6 +3,20 @@ import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { MintedToken } from '../../access/session-tokens.js';
 import { builder } from '../builder.js';
 
+const SessionScopeEnum = builder.enumType('SessionTokenScope', {
+  values: {
+    USER: {
+      value: 'user',
+      description: "One end user of the client: never admin, that user's usage only.",
+    },
+    CLIENT: {
+      value: 'client',
+      description:
+        "The operator's own tools (the dashboard): the client's rights, admin when it is, its whole usage. Changing clients still needs the key.",
+    },
+  },
+});
+
 const SessionTokenInput = builder.inputType('SessionTokenInput', {
   fields: (t) => ({
     user: t.string({
@@ -20,6 +34,7 @@ const SessionTokenInput = builder.inputType('SessionTokenInput', {
     budgetUsd: t.float({
       description: "The user's own budget for the client's budget period (a month without one).",
     }),
+    scope: t.field({ type: SessionScopeEnum, description: 'Default USER.' }),
   }),
 });
 
@@ -31,6 +46,7 @@ const SessionTokenRef = builder.objectRef<MintedToken>('SessionToken').implement
     clientId: t.exposeString('clientId'),
     user: t.exposeString('user'),
     models: t.exposeStringList('models', { nullable: true }),
+    scope: t.field({ type: SessionScopeEnum, resolve: (s) => s.scope }),
   }),
 });
 

@@ -16,6 +16,16 @@ function requireAdmin(caller: Caller, what: string): void {
   if (!caller.admin) throw new GatewayError(ErrorCodes.FORBIDDEN, `${what} is for admins`);
 }
 
+/** Clients (and their keys) are changed with an admin key, never a token (a dashboard's). */
+function requireAdminKey(caller: Caller, what: string): void {
+  requireAdmin(caller, what);
+  if (caller.grant)
+    throw new GatewayError(
+      ErrorCodes.FORBIDDEN,
+      `${what} needs an admin key: a session token may read clients but not change them`,
+    );
+}
+
 const ClientSourceEnum = builder.enumType('ClientSource', {
   values: {
     CONFIG: { value: 'config', description: 'From the config file; changed there.' },
@@ -95,7 +105,9 @@ const settingsFields = {
   budget: 'USD per period; null: none.',
   admin: 'Admins manage clients and see all usage. Default false.',
   origins: 'Browser origins allowed for this client.',
-  operations: 'ANY (default) or PERSISTED documents only.',
+  operations: 'ANY (default) or PERSISTED: only the documents of its manifest, sent by hash.',
+  manifest:
+    "Trusted documents: the JSON GraphQL Codegen's client preset writes (hash → document), as an object or its text. Each document must parse; a SHA-256 id must be its document's. Needed with PERSISTED; null clears.",
   expiresAt: 'When the key stops working; null: never.',
 } as const;
 
@@ -108,6 +120,7 @@ const CreateClientInput = builder.inputType('CreateClientInput', {
     admin: t.boolean({ description: settingsFields.admin }),
     origins: t.stringList({ description: settingsFields.origins }),
     operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    manifest: t.field({ type: 'JSON', description: settingsFields.manifest }),
     expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
   }),
 });
@@ -121,6 +134,7 @@ const UpdateClientInput = builder.inputType('UpdateClientInput', {
     admin: t.boolean({ description: settingsFields.admin }),
     origins: t.stringList({ description: settingsFields.origins }),
     operations: t.field({ type: ClientOperationsEnum, description: settingsFields.operations }),
+    manifest: t.field({ type: 'JSON', description: settingsFields.manifest }),
     expiresAt: t.field({ type: 'DateTime', description: settingsFields.expiresAt }),
   }),
 });
@@ -133,7 +147,8 @@ const withoutNulls = (value: unknown): unknown =>
 
 /**
  * GraphQL input → the registry's settings: what was left out stays out; a null that means
- * nothing (admin, limits, origins, operations) is refused by the registry's schema.
+ * nothing (admin, limits, origins, operations) is refused by the registry's schema. The
+ * manifest goes as it is (a null inside it is no document, and is refused).
  */
 function settingsOf(input: Record<string, unknown>): Record<string, unknown> {
   const { id: _id, ...rest } = input;
@@ -181,7 +196,7 @@ builder.mutationField('createClient', (t) =>
     args: { input: t.arg({ type: CreateClientInput, required: true }) },
     resolve: async (_, { input }, context) => {
       const { caller, services } = context;
-      requireAdmin(caller, 'createClient');
+      requireAdminKey(caller, 'createClient');
       const reserved = new Set(services.config.clients.map((c) => c.id));
       const { client, key } = await services.infra.clients.create(
         caller.clientId,
@@ -203,7 +218,7 @@ builder.mutationField('updateClient', (t) =>
       input: t.arg({ type: UpdateClientInput, required: true }),
     },
     resolve: async (_, { id, input }, context) => {
-      requireAdmin(context.caller, 'updateClient');
+      requireAdminKey(context.caller, 'updateClient');
       const client = await context.services.infra.clients.update(
         context.caller.clientId,
         String(id),
@@ -224,7 +239,7 @@ builder.mutationField('rotateClientKey', (t) =>
       graceSeconds: t.arg.int({ defaultValue: 0 }),
     },
     resolve: async (_, { id, graceSeconds }, context) => {
-      requireAdmin(context.caller, 'rotateClientKey');
+      requireAdminKey(context.caller, 'rotateClientKey');
       const { client, key } = await context.services.infra.clients.rotate(
         context.caller.clientId,
         String(id),
@@ -246,7 +261,7 @@ builder.mutationField('revokeClient', (t) =>
     description: 'Admin only: a runtime client stops working at once, on every replica.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_, { id }, context) => {
-      requireAdmin(context.caller, 'revokeClient');
+      requireAdminKey(context.caller, 'revokeClient');
       const client = await context.services.infra.clients.revoke(
         context.caller.clientId,
         String(id),

@@ -104,8 +104,9 @@ builder.queryField('usage', (t) =>
           );
         }
         wanted.clientId = caller.clientId;
-        // A token's bearer is one end user of the client: its own usage only.
-        if (caller.grant) wanted.user = caller.user ?? '';
+        // A token's bearer is one end user of the client: its own usage only (a token of
+        // scope CLIENT, the operator's dashboard, sees the client's).
+        if (caller.grant && caller.grant.scope !== 'client') wanted.user = caller.user ?? '';
       }
       // Read your writes: what this client just did is in the report, not 250 ms later. A
       // database that is down fails the query below on its own.

@@ -6,10 +6,16 @@
  * may be closes its socket with 1009 (Message Too Big). Each operation runs on its own Cancel,
  * aborted when its connection closes; a reload closes the connections of a client removed or
  * given another key (`ws-connections.ts`).
+ *
+ * A connection let in by a token (a session token, an identity provider's JWT) lasts as long as
+ * the token: from its expiry on, operations it starts are refused, and the socket is closed with
+ * 4401 and the reason ("session token expired") as soon as no answer it asked for is still on
+ * its way (a query, a mutation or a completion stream in flight finishes first; a feed such as
+ * `requestEvents`, which never ends on its own, does not hold the socket open).
  */
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -18,7 +24,12 @@ import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
-import { createConnections, type Connections, type SocketExtra } from '../../ws-connections.js';
+import {
+  createConnections,
+  type Connection,
+  type Connections,
+  type SocketExtra,
+} from '../../ws-connections.js';
 import type { ConduitYoga } from '../yoga.js';
 import { createOperationRunner, type OperationRunner, type Started } from './runner.js';
 
@@ -49,6 +60,9 @@ export interface WebSocketTransport {
  * Past this many bytes waiting in a socket's buffer, a message counts as sent only once written.
  */
 const highWaterBytes = 64 * 1024;
+
+/** The longest a timer may wait (setTimeout's ceiling); a later expiry is looked at again then. */
+const maxTimerMs = 2 ** 31 - 1;
 
 type SendCallback = (error?: Error) => void;
 type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | undefined>;
@@ -124,6 +138,34 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
   const running = new WeakMap<ExecutionArgs, Started>();
 
   const connections = createConnections();
+
+  /**
+   * The connection's credential no longer holds: nothing more starts on it, and it closes
+   * (4401, saying why) once the answers it has in flight are done.
+   */
+  function lapse(ctx: Connection, reason: string): void {
+    ctx.extra.lapsed ??= reason;
+    if (!answering(ctx)) closeLapsed(ctx);
+  }
+  /** How many of the connection's operations are answers still on their way (not feeds). */
+  const answering = (ctx: Connection): number =>
+    (ctx.extra.operations?.size ?? 0) - (ctx.extra.feeds?.size ?? 0);
+  const closeLapsed = (ctx: Connection): void =>
+    ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(ctx.extra.lapsed!));
+
+  /** A token's connection: a timer at the token's expiry. */
+  function watchExpiry(ctx: Connection): void {
+    const caller = ctx.extra.caller;
+    const expiresAt = caller?.grant?.expiresAt;
+    if (!caller || expiresAt === undefined) return;
+    const wait = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), maxTimerMs);
+    ctx.extra.expiry = setTimeout(() => {
+      const reason = services().access.lapsed(caller);
+      if (reason === undefined) watchExpiry(ctx);
+      else lapse(ctx, reason);
+    }, wait);
+    ctx.extra.expiry.unref();
+  }
   const disposable = useServer<Record<string, unknown>, SocketExtra>(
     {
       onConnect: async (ctx) => {
@@ -137,6 +179,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
           access.checkOrigin(caller, ctx.extra.request.headers.origin);
           ctx.extra.caller = caller;
           connections.add(ctx);
+          watchExpiry(ctx);
           return true;
         } catch (error) {
           // A token's refusal says why (expired, bad signature…); a key's says no more.
@@ -156,9 +199,11 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         // client ignores the close frame.
         if (!connections.isOpen(ctx)) return [new GraphQLError('the connection is closing')];
         // A token's connection ends with its token, or when its client is removed or re-keyed.
-        const lapsed = ctx.extra.caller?.grant && services().access.lapsed(ctx.extra.caller);
+        const lapsed =
+          ctx.extra.lapsed ??
+          (ctx.extra.caller?.grant && services().access.lapsed(ctx.extra.caller));
         if (lapsed) {
-          ctx.extra.socket.close(CloseCode.Unauthorized, closeReason(lapsed));
+          lapse(ctx, lapsed);
           return [new GraphQLError(lapsed, { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         // Runs on its own Cancel, aborted when the connection closes, and counts as in flight
@@ -190,6 +235,9 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         if ('refused' in started) return [started.refused];
         running.set(started.args, started);
         (ctx.extra.operations ??= new Map()).set(id, cancel);
+        // Only a token's connection lapses; it does not wait for its feeds then.
+        if (ctx.extra.caller?.grant && isFeed(started.args))
+          (ctx.extra.feeds ??= new Set()).add(id);
         begin();
         return started.args;
       },
@@ -203,8 +251,14 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       },
       onComplete: (ctx, id) => {
         if (ctx.extra.operations?.delete(id)) end();
+        ctx.extra.feeds?.delete(id);
+        // The last answer of a lapsed connection: closed once its `complete` has gone out.
+        if (ctx.extra.lapsed !== undefined && !answering(ctx)) setImmediate(closeLapsed, ctx);
       },
-      onClose: (ctx) => connections.closed(ctx),
+      onClose: (ctx) => {
+        clearTimeout(ctx.extra.expiry);
+        connections.closed(ctx);
+      },
     },
     wsServer,
   );
@@ -219,6 +273,18 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       clearTimeout(unanswered);
     },
   };
+}
+
+/**
+ * A subscription that never ends on its own (`requestEvents`, `providerHealth`): anything but a
+ * completion stream. A lapsed connection does not wait for it.
+ */
+function isFeed(args: ExecutionArgs): boolean {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (operation?.operation !== 'subscription') return false;
+  return !operation.selectionSet.selections.every(
+    (selection) => selection.kind === 'Field' && selection.name.value === 'completionStream',
+  );
 }
 
 /** A close frame's reason holds 123 bytes at most. */
