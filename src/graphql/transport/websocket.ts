@@ -18,6 +18,8 @@ import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
+import type { Tracing } from '../../telemetry/tracing.js';
+import { traceOperation } from '../../telemetry/websocket.js';
 import { createConnections, type Connections, type SocketExtra } from '../../ws-connections.js';
 import type { ConduitYoga } from '../yoga.js';
 import { createOperationRunner, type OperationRunner, type Started } from './runner.js';
@@ -37,6 +39,8 @@ export interface WebSocketOptions {
   end: () => void;
   /** The runner shared with the other edges; one over `yoga` by default. */
   runner?: OperationRunner;
+  /** The tracer when tracing is on: a span per operation (`telemetry/websocket.ts`). */
+  tracing?: Tracing | undefined;
 }
 
 export interface WebSocketTransport {
@@ -91,7 +95,7 @@ class BatchingWebSocket extends WebSocket {
 }
 
 export function createWebSocketTransport(options: WebSocketOptions): WebSocketTransport {
-  const { server, yoga, services, log, begin, end } = options;
+  const { server, yoga, services, log, begin, end, tracing } = options;
   const runner = options.runner ?? createOperationRunner(yoga);
   const wsServer = new WebSocketServer({
     noServer: true,
@@ -188,6 +192,15 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         if ('errors' in checked) return [...checked.errors];
         const started = await runner.start(checked);
         if ('refused' in started) return [started.refused];
+        // Before it runs: the gateway finds the span on the operation's Cancel.
+        if (tracing && checked.operation)
+          traceOperation(
+            tracing,
+            cancel,
+            checked.operation,
+            ctx.connectionParams,
+            payload.extensions,
+          );
         running.set(started.args, started);
         (ctx.extra.operations ??= new Map()).set(id, cancel);
         begin();
@@ -202,7 +215,11 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         return started ? runner.subscribe(started) : { errors: [new GraphQLError('not started')] };
       },
       onComplete: (ctx, id) => {
-        if (ctx.extra.operations?.delete(id)) end();
+        const cancel = ctx.extra.operations?.get(id);
+        if (!cancel) return;
+        ctx.extra.operations!.delete(id);
+        cancel.span?.end();
+        end();
       },
       onClose: (ctx) => connections.closed(ctx),
     },
