@@ -67,7 +67,9 @@ export async function createConduit(
 ): Promise<Conduit> {
   const log = options.logger ?? createLogger(config.logging.level);
   // Undefined when tracing is off: then nothing of the SDK is loaded (docs/telemetry.md).
-  const tracing = await createTracing(config.telemetry);
+  const tracing = await createTracing(config.telemetry, {
+    onExportError: (error) => log.warn({ err: error }, 'traces: an export failed'),
+  });
   const metrics = createMetrics({ defaultMetrics: true });
   const infra = await createInfrastructure(config, log, metrics);
   let services = await createServices(config, infra);

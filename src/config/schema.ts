@@ -467,7 +467,12 @@ export const configSchema = z
          * Absent: the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`
          * variables; none of them: tracing is off.
          */
-        otlpEndpoint: z.url().optional(),
+        otlpEndpoint: z
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. http://localhost:4318',
+          })
+          .optional(),
         /** Headers sent with each export (write secrets as `${VAR}`). @default none */
         headers: z.record(z.string(), z.string()).optional(),
         /** `service.name` of the spans. @default OTEL_SERVICE_NAME, else conduit */

@@ -15,7 +15,15 @@ import type { CORSOptions } from 'graphql-yoga';
 
 /** What a preflight may ask for besides what it names itself. */
 const methods = ['GET', 'POST', 'OPTIONS'];
-const allowedHeaders = ['authorization', 'content-type', 'accept', 'x-conduit-cache'];
+const allowedHeaders = [
+  'authorization',
+  'content-type',
+  'accept',
+  'x-conduit-cache',
+  // W3C Trace Context: a page's trace continues through Conduit (docs/telemetry.md).
+  'traceparent',
+  'tracestate',
+];
 /** Headers a page may read from an answer: ids, who answered, and when to retry. */
 const exposedHeaders = [
   'x-request-id',
@@ -24,6 +32,7 @@ const exposedHeaders = [
   'x-conduit-cache-similarity',
   'retry-after',
   'x-should-retry',
+  'x-conduit-trace-id',
 ];
 /** How long a browser may keep a preflight's answer. */
 const maxAgeSeconds = 600;

@@ -41,11 +41,16 @@ export function tracesEndpoint(
 /** The tracer for `config`, or undefined when tracing is off. */
 export async function createTracing(
   config: TelemetryConfig,
-  env: NodeJS.ProcessEnv = process.env,
+  options: {
+    env?: NodeJS.ProcessEnv;
+    /** An export failed (the collector is down, say): told at most once a minute. */
+    onExportError?: (error: unknown) => void;
+  } = {},
 ): Promise<Tracing | undefined> {
+  const { env = process.env, onExportError } = options;
   const url = tracesEndpoint(config, env);
   if (url === undefined) return undefined;
-  const [{ tracing, resources }, { OTLPTraceExporter }] = await Promise.all([
+  const [{ tracing, resources, core }, { OTLPTraceExporter }] = await Promise.all([
     import('@opentelemetry/sdk-node'),
     import('@opentelemetry/exporter-trace-otlp-http'),
   ]);
@@ -78,6 +83,15 @@ export async function createTracing(
     spanProcessors: [processor],
   });
   const tracer = provider.getTracer('conduit');
+  // The SDK reports a failed export to its global handler (by default: nowhere, no diag logger).
+  if (onExportError) {
+    let toldAt = -Infinity;
+    core.setGlobalErrorHandler((error) => {
+      if (performance.now() - toldAt < 60_000) return;
+      toldAt = performance.now();
+      onExportError(error);
+    });
+  }
   return {
     startRequest(start, traceparent, tracestate) {
       const parent = parentContext(traceparent, tracestate);

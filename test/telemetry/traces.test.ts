@@ -17,6 +17,7 @@ import { startReceiver, type ReceivedSpan, type Receiver } from './receiver.js';
 
 const appKey = 'ck-telemetry-app';
 const upstreamKeys = { K1: 'sk-telemetry-one', K2: 'sk-telemetry-two' };
+const pageOrigin = 'https://app.example';
 const SERVER = 2;
 const CLIENT = 3;
 
@@ -60,6 +61,7 @@ async function conduitWith(telemetry: Record<string, unknown>): Promise<TestCond
       models: { smart: { targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
       clients: [{ id: 'app', key: appKey }],
       retry: { attempts: 1 },
+      server: { cors: { origins: [pageOrigin] } },
       telemetry,
     },
     upstreamKeys,
@@ -163,6 +165,31 @@ describe('traces', () => {
     expect(line).toContain(`"traceId":"${traceId}"`);
   });
 
+  it('lets a page send traceparent and read x-conduit-trace-id', async () => {
+    const preflight = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: pageOrigin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('traceparent');
+    const { traceparent, traceId } = parent();
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        origin: pageOrigin,
+        authorization: `Bearer ${appKey}`,
+        'content-type': 'application/json',
+        traceparent,
+      },
+      body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(response.headers.get('x-conduit-trace-id')).toBe(traceId);
+    expect(response.headers.get('access-control-expose-headers')).toContain('x-conduit-trace-id');
+  });
+
   it('REST: a failed request is recorded on its span', async () => {
     const { traceId, traceparent } = parent();
     fake.next({ fail: 'server' });
@@ -192,13 +219,40 @@ describe('traces', () => {
     const response = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${appKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({
+        model: 'smart',
+        messages: [{ role: 'user', content: secretPrompt() }],
+      }),
     });
     expect(response.status).toBe(200);
     const traceId = response.headers.get('x-conduit-trace-id')!;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     const { server } = await traceOf(traceId, 1);
     expect(server.parentSpanId).toBeUndefined();
+  });
+
+  it('REST: a cache hit is an event, and no try', async () => {
+    const body = JSON.stringify({
+      model: 'smart',
+      messages: [{ role: 'user', content: secretPrompt() }],
+    });
+    const headers = { authorization: `Bearer ${appKey}`, 'content-type': 'application/json' };
+    const first = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers, body });
+    expect(first.status).toBe(200);
+    const { traceId, traceparent } = parent();
+    const again = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...headers, traceparent },
+      body,
+    });
+    expect(again.headers.get('x-conduit-cache')).toBe('HIT');
+    // The server span ends last: once it is in, its tries would be too.
+    const { server, tries } = await traceOf(traceId, 0);
+    expect(tries).toEqual([]);
+    expect(server.events).toContainEqual({
+      name: 'conduit.cache.lookup',
+      attributes: { 'conduit.cache.kind': 'exact', 'conduit.cache.result': 'hit' },
+    });
   });
 
   it('GraphQL over HTTP: the span is named after the operation', async () => {
@@ -337,5 +391,29 @@ describe('off, and shutdown', () => {
     const spans = receiver.spans.filter((s) => s.traceId === traceId);
     expect(spans.map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
     expect(receiver.posts.every((p) => p.path === '/v1/traces')).toBe(true);
+  });
+
+  it('says so in the log when the collector cannot be reached', async () => {
+    const closed = await startReceiver();
+    await closed.close();
+    delete process.env.OTEL_BSP_SCHEDULE_DELAY;
+    const gw = await conduitWith({
+      otlpEndpoint: closed.url,
+      headers: { authorization: 'Bearer otlp-secret-token' },
+    });
+    process.env.OTEL_BSP_SCHEDULE_DELAY = '10';
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${appKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await response.text();
+    await gw.stop();
+    const warned = gw.logs.filter(
+      (l) =>
+        l.includes('traces: an export failed') || l.includes('exporting the last spans failed'),
+    );
+    expect(warned.length).toBeGreaterThan(0);
+    expect(gw.logs.join('')).not.toContain('otlp-secret-token');
   });
 });
