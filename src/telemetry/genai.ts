@@ -11,7 +11,6 @@ import type { ChatMessage, FinishReason } from '../gateway/types.js';
 export const GenAI = {
   operation: 'gen_ai.operation.name',
   system: 'gen_ai.system',
-  providerName: 'gen_ai.provider.name',
   requestModel: 'gen_ai.request.model',
   maxTokens: 'gen_ai.request.max_tokens',
   temperature: 'gen_ai.request.temperature',

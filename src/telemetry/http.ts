@@ -5,6 +5,7 @@
  * (`http/client-gone.ts`) picks it up from the response, and the gateway from the Cancel.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Attributes } from '@opentelemetry/api';
 import type { RequestSpan } from './spans.js';
 import type { Tracing } from './tracing.js';
 
@@ -22,16 +23,11 @@ export function traceHttp(
 ): RequestSpan {
   const route = routeOf(path);
   const method = req.method ?? 'GET';
+  // Few attributes: each one is paid for again when the span is exported.
+  const attributes: Attributes = { 'http.request.method': method, 'http.route': route };
+  if (route !== path) attributes['url.path'] = path;
   const span = tracing.startRequest(
-    {
-      name: `${method} ${route}`,
-      attributes: {
-        'http.request.method': method,
-        'http.route': route,
-        'url.path': path,
-        'url.scheme': 'http',
-      },
-    },
+    { name: `${method} ${route}`, attributes },
     req.headers.traceparent,
     req.headers.tracestate,
   );

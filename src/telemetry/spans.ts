@@ -131,7 +131,6 @@ export class TurnTrace {
     const attributes: Attributes = {
       [GenAI.operation]: this.operation,
       [GenAI.system]: systemOf(type),
-      [GenAI.providerName]: systemOf(type),
       [GenAI.requestModel]: target.model,
       'conduit.provider': target.provider,
       'conduit.request_id': this.requestId,
