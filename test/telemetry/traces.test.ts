@@ -329,6 +329,24 @@ describe('traces', () => {
       'gen_ai.usage.output_tokens': 3,
       'gen_ai.response.finish_reasons': ['stop'],
     });
+
+    // An operation's own extensions.traceparent wins over the connection's.
+    const own = parent();
+    const result = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe(
+        {
+          query: `mutation Ask($input: CompletionInput!) { complete(input: $input) { content } }`,
+          variables: {
+            input: { model: 'smart', messages: [{ role: 'USER', content: secretPrompt() }] },
+          },
+          extensions: { traceparent: own.traceparent },
+        },
+        { next: resolve, error: reject, complete: () => {} },
+      );
+    });
+    expect(result).toMatchObject({ data: { complete: { content: expect.any(String) } } });
+    const mutation = await traceOf(own.traceId, 1);
+    expect(mutation.server).toMatchObject({ name: 'mutation Ask', parentSpanId: own.spanId });
   });
 });
 
