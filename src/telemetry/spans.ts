@@ -44,6 +44,7 @@ export class RequestSpan {
   /** Tries still open (an answer not yet accounted): ended with the request at the latest. */
   readonly open = new Set<Span>();
   #ended = false;
+  #named = false;
 
   constructor(
     readonly tracer: Tracer,
@@ -71,10 +72,16 @@ export class RequestSpan {
     this.span.setAttribute(key, value);
   }
 
-  /** One gateway request under this span. */
+  /**
+   * One gateway request under this span. The span names the first one's id (a GraphQL document
+   * may run several; each try names its own).
+   */
   turn(requestId: string, clientId: string, operation: 'chat' | 'embeddings'): TurnTrace {
-    this.span.setAttribute('conduit.request_id', requestId);
-    this.span.setAttribute('conduit.client_id', clientId);
+    if (!this.#named) {
+      this.#named = true;
+      this.span.setAttribute('conduit.request_id', requestId);
+      this.span.setAttribute('conduit.client_id', clientId);
+    }
     return new TurnTrace(this, requestId, operation);
   }
 
