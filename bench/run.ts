@@ -8,7 +8,8 @@
  * except in the cache-hit section.
  *
  *   BENCH_SECONDS=6 BENCH_WARMUP=2   length of each measured run and of its warm-up
- *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws   sections to run (all by default)
+ *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws,tracing   sections to run (all by default)
+ *   BENCH_TRACING_BASE=DIR            tracing: also run a build without tracing (off costs nothing?)
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
  *   BENCH_DIST=DIR                    run Conduit from another build (an A/B against an older commit)
  *   BENCH_NODE_ARGS="--flag …"        extra node flags for Conduit
@@ -18,12 +19,13 @@
  * Sections: plain (non-streamed, c=1/16/64), stream (20 chunks over SSE, c=16), ws
  * (`completionStream` over graphql-ws, c=16), latency (c=1, µs timing; cache hits), ttft (time
  * to first token of a paced stream, every transport), hold (1,000 slow REST streams), hold-ws
- * (10,000 slow graphql-ws subscriptions).
+ * (10,000 slow graphql-ws subscriptions), tracing (the same Conduit with OpenTelemetry traces off
+ * and on, exporting to a local OTLP sink: throughput on ÷ off).
  *
  * Also: bench/profile.ts (one target, Conduit's CPU µs per request from /proc, optionally under
  * --cpu-prof) and bench/pipeline.ts (the gateway's own CPU per call, in process, no HTTP).
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
 import { cpuMs, fdLimit, forkServer, rssMb, startConduit, type Child } from './servers.js';
 import {
@@ -281,6 +283,10 @@ async function main(): Promise<void> {
       }
     }
 
+    if (runs('tracing')) {
+      await tracingSection(upstream.url, conduit, conduitConfig);
+    }
+
     if (runs('hold')) {
       out(`\nConduit RSS after the runs above: ${fmt(rssMb(conduit.pid), 0)} MB`);
       // A fresh Conduit: what the streams cost, not what the runs above left in the heap.
@@ -398,6 +404,113 @@ async function main(): Promise<void> {
   out('| --- | ---: | --- |');
   for (const [name, ok, figure] of checks)
     out(`| ${name} | ${figure} | ${ok ? 'yes' : '**no**'} |`);
+}
+
+/**
+ * Tracing on against off: the same config, one Conduit exporting every request's spans (sampled
+ * all) over OTLP/HTTP to a sink in its own process, the other (the run's own Conduit) with
+ * tracing off. Every request carries a `traceparent`, as a traced browser's would. Off and on
+ * are measured in turn, twice, so drift in the machine's load lands on both; the figure is the
+ * mean of each. With BENCH_TRACING_BASE, a build from before tracing runs too: off against it.
+ */
+async function tracingSection(
+  upstreamUrl: string,
+  off: Child,
+  config: ReturnType<typeof benchConfig>,
+): Promise<void> {
+  const sink = await forkServer('otlp-sink.ts');
+  const on = await startConduit({ ...config, telemetry: { otlpEndpoint: sink.url } });
+  const baseDist = process.env.BENCH_TRACING_BASE;
+  const base = baseDist ? await startConduitFrom(baseDist, config) : undefined;
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const targetsOf = (conduit: Child) => {
+    const { rest, graphql } = benchTargets(upstreamUrl, conduit.url);
+    return [rest, graphql].map((t) => ({ ...t, headers: { ...t.headers, traceparent } }));
+  };
+  const runsOf: [string, Child][] = [
+    ['off', off],
+    ['on', on],
+    ...(base ? ([['before tracing', base]] as [string, Child][]) : []),
+  ];
+  const connections = 16;
+  try {
+    out(
+      `
+Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HTTP JSON ` +
+        `to a local sink that answers 200), concurrency ${connections}, each measured twice in ` +
+        `turn; mean req/s
+`,
+    );
+    out(
+      `| target | ${runsOf.map(([name]) => `req/s ${name}`).join(' | ')} | req/s on ÷ off | ` +
+        `${runsOf.map(([name]) => `CPU µs/req ${name}`).join(' | ')} | CPU on ÷ off | failed (on) |`,
+    );
+    out(`| --- | ${[...runsOf, ...runsOf].map(() => '---:').join(' | ')} | ---: | ---: | ---: |`);
+    for (let t = 0; t < 2; t++) {
+      const rps = new Map<string, number[]>();
+      const cpu = new Map<string, number[]>();
+      const add = (into: Map<string, number[]>, name: string, value: number) =>
+        (into.get(name) ?? into.set(name, []).get(name)!).push(value);
+      let failedOn = 0;
+      for (let round = 0; round < 2; round++) {
+        for (const [name, conduit] of runsOf) {
+          const target = targetsOf(conduit)[t]!;
+          await cannon(target, connections, warmup);
+          const before = cpuMs(conduit.pid);
+          const result = await cannon(target, connections, seconds);
+          add(rps, name, result.rps);
+          add(cpu, name, ((cpuMs(conduit.pid) - before) * 1000) / (result.rps * seconds));
+          if (name === 'on') failedOn += result.failed;
+        }
+      }
+      const mean = (of: Map<string, number[]>, name: string) =>
+        of.get(name)!.reduce((a, b) => a + b, 0) / of.get(name)!.length;
+      const ratio = mean(rps, 'on') / mean(rps, 'off');
+      const cpuRatio = mean(cpu, 'on') / mean(cpu, 'off');
+      const name = targetsOf(off)[t]!.name;
+      out(
+        `| ${name} | ${runsOf.map(([n]) => fmt(mean(rps, n), 0)).join(' | ')} | ${fmt(ratio)} | ` +
+          `${runsOf.map(([n]) => fmt(mean(cpu, n), 1)).join(' | ')} | ${fmt(cpuRatio)} | ${failedOn} |`,
+      );
+      check(`tracing on ≥ 0.85 × off, ${name}, c=${connections}`, ratio >= 0.85, fmt(ratio));
+      if (base) {
+        // CPU per request: what the machine's other load moves least.
+        const offOverBase = mean(cpu, 'off') / mean(cpu, 'before tracing');
+        check(
+          `tracing off: CPU per request ≤ 1.03 × before tracing, ${name}`,
+          offOverBase <= 1.03,
+          fmt(offOverBase),
+        );
+      }
+    }
+    const stats = (await (await fetch(`${sink.url}/stats`)).json()) as {
+      exports: number;
+      bytes: number;
+    };
+    out(
+      `
+The sink received ${stats.exports} exports, ${fmt(stats.bytes / 2 ** 20, 1)} MiB. ` +
+        `Load average: ${loadavg()
+          .map((l) => fmt(l))
+          .join(', ')}`,
+    );
+  } finally {
+    await on.stop();
+    await base?.stop();
+    await sink.stop();
+  }
+}
+
+/** A Conduit from another build's `dist/` (BENCH_DIST, for this one start only). */
+async function startConduitFrom(dist: string, config: Record<string, unknown>): Promise<Child> {
+  const was = process.env.BENCH_DIST;
+  process.env.BENCH_DIST = dist;
+  try {
+    return await startConduit(config);
+  } finally {
+    if (was === undefined) delete process.env.BENCH_DIST;
+    else process.env.BENCH_DIST = was;
+  }
 }
 
 main().catch((error: unknown) => {

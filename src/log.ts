@@ -4,6 +4,7 @@
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { maskSecrets } from './redact.js';
+import type { Outcome } from './gateway/types.js';
 import type { UsageRecord } from './usage/store.js';
 
 export type { Logger };
@@ -129,13 +130,17 @@ const num = (value: number | null): string =>
  * `log.info(record, 'request')` (level, time, the logger's bindings, the record's fields without
  * its `time`, msg), in about a fifth of the time (pino walks the record key by key through
  * megamorphic loads: ~5% of a REST request's CPU). Its fields are a UsageRecord's (ids, model,
- * tokens, cost, latency, bodies only when asked), never a key, so no redaction applies.
+ * tokens, cost, latency, bodies only when asked), never a key, so no redaction applies; and the
+ * trace id when tracing is on.
  */
-export function createRequestLog(log: Logger, bodies: boolean): (record: UsageRecord) => void {
+export function createRequestLog(
+  log: Logger,
+  bodies: boolean,
+): (record: UsageRecord, outcome?: Pick<Outcome, 'traceId'>) => void {
   const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
   const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
   const head = `{"level":${log.levels.values.info},"time":`;
-  return (record) => {
+  return (record, outcome) => {
     if (!log.isLevelEnabled('info')) return;
     let line =
       `${head}${Date.now()}${bindings},"requestId":${str(record.requestId)}` +
@@ -150,6 +155,7 @@ export function createRequestLog(log: Logger, bodies: boolean): (record: UsageRe
       `,"ttftMs":${num(record.ttftMs)},"cacheHit":${record.cacheHit}` +
       `,"attempts":${num(record.attempts)},"stream":${record.stream},"route":"${record.route}"`;
     if (bodies) line += `,"prompt":${str(record.prompt)},"response":${str(record.response)}`;
+    if (outcome?.traceId !== undefined) line += `,"traceId":"${outcome.traceId}"`;
     stream.write(`${line},"msg":"request"}\n`);
   };
 }

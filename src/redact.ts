@@ -80,6 +80,10 @@ export function secretsOf(config: SecretSources): string[] {
   if (webhook) secrets.push(webhook, ...urlSecrets(webhook, true));
   if (config.redis) secrets.push(...urlSecrets(config.redis.url, false));
   secrets.push(...urlSecrets(config.database.url, false));
+  // An OTLP collector's credentials: its export headers' values, a password in its URL.
+  const telemetry = config.telemetry;
+  if (telemetry?.headers) secrets.push(...Object.values(telemetry.headers));
+  if (telemetry?.otlpEndpoint) secrets.push(...urlSecrets(telemetry.otlpEndpoint, false));
   return secrets;
 }
 
@@ -96,6 +100,10 @@ export interface SecretSources {
   metrics: { token?: string | undefined };
   auth?: {
     sessionTokens?: { secret?: string | undefined; privateKey?: string | undefined } | undefined;
+  };
+  telemetry?: {
+    headers?: Record<string, string> | undefined;
+    otlpEndpoint?: string | undefined;
   };
 }
 

@@ -24,6 +24,8 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
 import { createInfrastructure, createServices, type Services } from './services.js';
+import { traceHttp } from './telemetry/http.js';
+import { createTracing } from './telemetry/tracing.js';
 
 /** How long shutdown waits for a WebSocket client to answer its close frame. */
 const CLOSE_FRAME_WAIT_MS = 1_000;
@@ -64,6 +66,10 @@ export async function createConduit(
   options: ConduitOptions = {},
 ): Promise<Conduit> {
   const log = options.logger ?? createLogger(config.logging.level);
+  // Undefined when tracing is off: then nothing of the SDK is loaded (docs/telemetry.md).
+  const tracing = await createTracing(config.telemetry, {
+    onExportError: (error) => log.warn({ err: error }, 'traces: an export failed'),
+  });
   const metrics = createMetrics({ defaultMetrics: true });
   const infra = await createInfrastructure(config, log, metrics);
   let services = await createServices(config, infra);
@@ -120,10 +126,12 @@ export async function createConduit(
     const path = req.url?.split('?', 1)[0];
     if (path === '/graphql') {
       if (cors.preflight(req, res)) return;
+      if (tracing) traceHttp(tracing, req, res, path);
       return graphql(req, res);
     }
     if (path?.startsWith('/v1/')) {
       if (cors.preflight(req, res)) return;
+      if (tracing) traceHttp(tracing, req, res, path);
       cors.apply(req, res);
       return handleOpenAI(services, req, res, path);
     }
@@ -161,6 +169,7 @@ export async function createConduit(
     begin,
     end,
     runner,
+    tracing,
   });
   const connections = ws.connections;
   // A runtime client changed (here or on another replica): its sockets are checked again (a
@@ -182,7 +191,14 @@ export async function createConduit(
     metrics,
 
     async reload(next) {
-      for (const part of ['server', 'redis', 'database', 'cache', 'circuitBreaker'] as const) {
+      for (const part of [
+        'server',
+        'redis',
+        'database',
+        'cache',
+        'circuitBreaker',
+        'telemetry',
+      ] as const) {
         if (JSON.stringify(next[part]) !== JSON.stringify(services.config[part])) {
           log.warn({ part }, `reload: a change to ${part} needs a restart; it is ignored`);
         }
@@ -195,6 +211,7 @@ export async function createConduit(
           database: config.database,
           cache: config.cache,
           circuitBreaker: config.circuitBreaker,
+          telemetry: config.telemetry,
         },
         infra,
       );
@@ -252,7 +269,12 @@ export async function createConduit(
       await closed;
       // Key probes still waiting would call an upstream through a closed transport.
       services.keys.close();
-      await infra.close();
+      // The last spans are exported, even when closing a store fails.
+      await infra.close().finally(() =>
+        tracing?.shutdown().catch((error: unknown) => {
+          log.warn({ err: error }, 'shutdown: exporting the last spans failed');
+        }),
+      );
     },
   };
 }

@@ -459,6 +459,30 @@ export const configSchema = z
         retentionDays: positiveInt.default(30),
       })
       .prefault({}),
+    /** OpenTelemetry traces (docs/telemetry.md); off unless an OTLP endpoint is given. */
+    telemetry: z
+      .strictObject({
+        /**
+         * The OTLP/HTTP collector's base URL (`/v1/traces` is added), e.g. `http://localhost:4318`.
+         * Absent: the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`
+         * variables; none of them: tracing is off.
+         */
+        otlpEndpoint: z
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. http://localhost:4318',
+          })
+          .optional(),
+        /** Headers sent with each export (write secrets as `${VAR}`). @default none */
+        headers: z.record(z.string(), z.string()).optional(),
+        /** `service.name` of the spans. @default OTEL_SERVICE_NAME, else conduit */
+        serviceName: z.string().min(1).optional(),
+        /** The share of new traces kept; an incoming `traceparent` decides for its own. @default 1 */
+        sampleRatio: z.number().min(0).max(1).default(1),
+        /** Put prompts and answers on the spans (`gen_ai.input.messages`…). @default false */
+        captureContent: z.boolean().default(false),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         /** @default info */

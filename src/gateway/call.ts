@@ -20,6 +20,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import type { Provider, ProviderCall } from '../providers/types.js';
+import type { TurnTrace } from '../telemetry/spans.js';
 import { REDACTED, maskSecrets, type Mask } from '../redact.js';
 import { ErrorCodes, GatewayError, UpstreamError } from './errors.js';
 import type { KeyPools } from './keys.js';
@@ -54,6 +55,8 @@ export interface CallContext {
    * is not waited for (the next target is tried). @default no bound
    */
   remainingMs?(): number;
+  /** The request's trace when tracing is on: a span per try (`telemetry/spans.ts`). */
+  trace?: TurnTrace | undefined;
 }
 
 /** Failures that say something about the target's health (not the key's, not the caller's). */
@@ -220,6 +223,10 @@ export async function callTargets<T>(
       }
       if (context.signal.aborted) throw context.signal.reason ?? error;
       if (error instanceof BrokenCircuitError) {
+        context.trace?.event('conduit.circuit_open', {
+          'conduit.provider': target.provider,
+          'gen_ai.request.model': target.model,
+        });
         attempts.push(
           attemptOf(
             target,
@@ -269,6 +276,7 @@ async function tryWithKeys<T>(
       );
     }
     const started = performance.now();
+    const traced = context.trace?.startTry(provider.type, target, context.request, key?.index);
     try {
       const result = await run(provider, {
         request: context.request,
@@ -279,9 +287,11 @@ async function tryWithKeys<T>(
       const latencyMs = performance.now() - started;
       attempts.push(attemptOf(target, 'ok', null, latencyMs));
       deps.onLatency?.(target, latencyMs);
+      traced?.succeeded();
       return result;
     } catch (error) {
       if (context.signal.aborted) {
+        traced?.failed(context.expired() ? timedOut : left);
         // Cut by the request's deadline: still a try, and listed (a client leaving is not).
         if (context.expired()) {
           const latencyMs = performance.now() - started;
@@ -291,6 +301,7 @@ async function tryWithKeys<T>(
       }
       const failure = sanitized(asUpstreamError(error), provider.name, key?.value, deps.mask);
       attempts.push(attemptOf(target, failure.kind, failure.message, performance.now() - started));
+      traced?.failed(failure);
       if (
         !key ||
         (failure.kind !== 'rate_limited' && failure.kind !== 'auth' && failure.kind !== 'quota')
@@ -309,6 +320,10 @@ async function tryWithKeys<T>(
     }
   }
 }
+
+/** What a try cut short shows on its span. */
+const timedOut = { kind: 'timeout', message: "the request's deadline passed" };
+const left = { kind: 'cancelled', message: 'the client went away' };
 
 /**
  * A failure whose asked delay would outlast the request's deadline, as not retryable: cockatiel's

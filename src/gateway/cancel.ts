@@ -7,6 +7,7 @@
  * An API that insists on a real AbortSignal gets one from `native`, made on demand.
  */
 import { EventEmitter } from 'node:events';
+import type { RequestSpan } from '../telemetry/spans.js';
 
 /** What the pipeline and the providers use of a signal: AbortSignal and Cancel both fit. */
 export interface CancelSignal {
@@ -20,6 +21,11 @@ export interface CancelSignal {
 export class Cancel extends EventEmitter implements CancelSignal {
   aborted = false;
   reason: unknown = undefined;
+  /**
+   * The request's trace span, when tracing is on (`src/telemetry/`): the Cancel is the one
+   * object every edge hands the gateway per request, so the span travels with it.
+   */
+  span: RequestSpan | undefined = undefined;
   #native: AbortController | undefined;
 
   /** Aborts once (later calls do nothing), with AbortSignal's default reason unless given one. */

@@ -112,6 +112,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const embedding: Kind<EmbeddingRequest> = {
     stream: false,
     bodies: false,
+    operation: 'embeddings',
     normalize: (input) => ({
       model: input.model,
       messages: input.input.map((content) => ({ role: 'user', content })),

@@ -19,6 +19,7 @@ import type {
   Route,
   Usage,
 } from './types.js';
+import type { TurnTrace } from '../telemetry/spans.js';
 
 /** Whose request an Outcome is. */
 export interface Subject {
@@ -32,6 +33,8 @@ export interface Subject {
   request: ChatRequest | undefined;
   /** False: the record carries no request (an embedding's input is no prompt to log). */
   bodies: boolean;
+  /** The request's trace when tracing is on. */
+  trace: TurnTrace | undefined;
 }
 
 /** One request's Outcome: `fields` over the defaults of a request that reached no provider. */
@@ -58,6 +61,7 @@ export function outcomeOf(s: Subject, stream: boolean, fields: Partial<Outcome>)
     latencyMs: fields.latencyMs ?? 0,
     ttftMs: fields.ttftMs ?? null,
     attempts: fields.attempts ?? [],
+    traceId: s.trace?.owner.traceId,
   };
 }
 

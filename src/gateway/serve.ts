@@ -19,12 +19,14 @@ import { newRequestId } from './ids.js';
 import { cacheKeyOf } from './normalize.js';
 import { outcomeOf, upstreamRequest, type Subject } from './results.js';
 import type { Route, Router } from './route.js';
+import type { TurnTrace } from '../telemetry/spans.js';
 import type {
   Attempt,
   CachedAnswer,
   Caller,
   ChatRequest,
   ChatResponse,
+  FinishReason,
   Outcome,
   Target,
   Usage,
@@ -55,6 +57,8 @@ export interface Kind<I> {
   narrow?(route: Route, request: ChatRequest): Route;
   /** False: the usage record carries no request body. @default true */
   bodies?: boolean;
+  /** The GenAI operation its tries are traced as. @default chat */
+  operation?: 'chat' | 'embeddings';
 }
 
 /** Everything known about one request before its upstream call. */
@@ -66,6 +70,8 @@ export interface Prepared extends Subject {
   cacheKey: { model: string; hash: string } | undefined;
   /** Set when the answer is to be stored in the semantic cache. */
   semantic?: Probe;
+  /** The request's trace when tracing is on (`telemetry/spans.ts`). */
+  trace: TurnTrace | undefined;
 }
 
 /** What `serve` hands a request's own steps. */
@@ -85,6 +91,7 @@ export interface Answered {
   model: string;
   usage: Usage;
   content: string | null;
+  finishReason?: FinishReason;
 }
 
 export function createServe(deps: ServeDeps) {
@@ -98,12 +105,14 @@ export function createServe(deps: ServeDeps) {
     caller: Caller,
     requestId: string,
     started: number,
+    trace: TurnTrace | undefined,
   ): Promise<{ prepared: Prepared; hit: CachedAnswer | undefined }> {
     kind.accept?.(request);
     const resolved = router.resolve(request.model, caller);
     const route = kind.narrow ? kind.narrow(resolved, request) : resolved;
     const admitted = admitter.admit(request, caller, route.targets);
     const admission = admitted instanceof Promise ? await admitted : admitted;
+    trace?.admitted(admission.maxTokens);
     const cacheKey =
       config.cache.enabled && request.cache !== 'BYPASS'
         ? {
@@ -112,6 +121,18 @@ export function createServe(deps: ServeDeps) {
           }
         : undefined;
     const hit = cacheKey && request.cache === 'DEFAULT' ? await cache.get(cacheKey) : undefined;
+    trace?.cache(
+      'exact',
+      hit
+        ? 'hit'
+        : cacheKey
+          ? request.cache === 'REFRESH'
+            ? 'refresh'
+            : 'miss'
+          : request.cache === 'BYPASS'
+            ? 'bypass'
+            : 'off',
+    );
     const bodies = kind.bodies ?? true;
     const prepared: Prepared = {
       requestId,
@@ -124,6 +145,7 @@ export function createServe(deps: ServeDeps) {
       route,
       admission,
       cacheKey,
+      trace,
     };
     return { prepared, hit };
   }
@@ -149,6 +171,7 @@ export function createServe(deps: ServeDeps) {
     );
     // Settled now: the next operation of the same GraphQL document must see it.
     void p.admission.settle({ tokens: answer.usage.totalTokens, costUsd });
+    p.trace?.answered(answer);
     afterAnswer(() =>
       accountant.record(
         outcomeOf(p, stream, {
@@ -224,6 +247,7 @@ export function createServe(deps: ServeDeps) {
 
   /** Records a request now, as it is (a stream cut, failed or left after it began). */
   function record(p: Prepared, stream: boolean, fields: Partial<Outcome>): void {
+    if (fields.error) p.trace?.failed(fields.error);
     accountant.record(outcomeOf(p, stream, fields));
   }
 
@@ -242,6 +266,7 @@ export function createServe(deps: ServeDeps) {
     const started = performance.now();
     const requestId = newRequestId();
     accountant.owe(requestId);
+    const trace = signal.span?.turn(requestId, caller.clientId, kind.operation ?? 'chat');
     const attempts: Attempt[] = [];
     const deadline = startDeadline(signal, config.retry.deadlineMs);
     let request: ChatRequest | undefined;
@@ -250,7 +275,7 @@ export function createServe(deps: ServeDeps) {
     try {
       request = kind.normalize(input);
       if (caller.grant) applyGrant(request, caller);
-      const looked = await prepare(kind, request, caller, requestId, started);
+      const looked = await prepare(kind, request, caller, requestId, started, trace);
       const p = (prepared = looked.prepared);
       let hit = looked.hit;
       const call = {
@@ -259,15 +284,18 @@ export function createServe(deps: ServeDeps) {
         signal: deadline.signal,
         expired: () => deadline.expired,
         remainingMs: deadline.remainingMs,
+        trace,
       };
       // Exact cache first; then, by meaning.
       if (semantic && !hit && request.cache !== 'BYPASS' && call.targets[0]) {
         const found = await semantic.lookup(request, caller, call.targets[0]);
         hit = found.hit;
         if (found.probe) p.semantic = found.probe;
+        trace?.cache('semantic', hit ? 'hit' : 'miss', hit?.semantic?.similarity);
       }
       return await steps({ p, hit, attempts, deadline, call, handOff: () => (handedOff = true) });
     } catch (error) {
+      trace?.failed(error);
       void prepared?.admission.settle({ tokens: 0, costUsd: 0 });
       const who = {
         requestId,
@@ -276,6 +304,7 @@ export function createServe(deps: ServeDeps) {
         edge: input.route,
         request,
         bodies: kind.bodies ?? true,
+        trace,
       };
       const latencyMs = performance.now() - started;
       accountant.record(outcomeOf(who, kind.stream, { error, latencyMs, attempts }));

@@ -273,4 +273,6 @@ export interface Outcome {
   latencyMs: number;
   ttftMs: number | null;
   attempts: readonly Attempt[];
+  /** The request's trace id when tracing is on (`src/telemetry/`), for its log line. */
+  traceId?: string | undefined;
 }

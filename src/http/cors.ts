@@ -21,6 +21,9 @@ const allowedHeaders = [
   'accept',
   'x-conduit-cache',
   'x-conduit-cache-min-similarity',
+  // W3C Trace Context: a page's trace continues through Conduit (docs/telemetry.md).
+  'traceparent',
+  'tracestate',
 ];
 /** Headers a page may read from an answer: ids, who answered, and when to retry. */
 const exposedHeaders = [
@@ -30,6 +33,7 @@ const exposedHeaders = [
   'x-conduit-cache-similarity',
   'retry-after',
   'x-should-retry',
+  'x-conduit-trace-id',
 ];
 /** How long a browser may keep a preflight's answer. */
 const maxAgeSeconds = 600;

@@ -155,6 +155,7 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     if ('errors' in checked) return replay(req, res, body);
     const subscription = checked.operation?.operation === 'subscription';
     if (!checked.operation || subscription !== (mode === 'sse')) return replay(req, res, body);
+    cancel.span?.operation(checked.operation.operation, checked.operation.name?.value);
 
     const started = await runner.start(checked);
     if ('refused' in started) {

@@ -24,6 +24,8 @@ import { Cancel } from '../../gateway/cancel.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services.js';
+import type { Tracing } from '../../telemetry/tracing.js';
+import { traceOperation } from '../../telemetry/websocket.js';
 import {
   createConnections,
   type Connection,
@@ -48,6 +50,8 @@ export interface WebSocketOptions {
   end: () => void;
   /** The runner shared with the other edges; one over `yoga` by default. */
   runner?: OperationRunner;
+  /** The tracer when tracing is on: a span per operation (`telemetry/websocket.ts`). */
+  tracing?: Tracing | undefined;
 }
 
 export interface WebSocketTransport {
@@ -105,7 +109,7 @@ class BatchingWebSocket extends WebSocket {
 }
 
 export function createWebSocketTransport(options: WebSocketOptions): WebSocketTransport {
-  const { server, yoga, services, log, begin, end } = options;
+  const { server, yoga, services, log, begin, end, tracing } = options;
   const runner = options.runner ?? createOperationRunner(yoga);
   const wsServer = new WebSocketServer({
     noServer: true,
@@ -233,6 +237,15 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         if ('errors' in checked) return [...checked.errors];
         const started = await runner.start(checked);
         if ('refused' in started) return [started.refused];
+        // Before it runs: the gateway finds the span on the operation's Cancel.
+        if (tracing && checked.operation)
+          traceOperation(
+            tracing,
+            cancel,
+            checked.operation,
+            ctx.connectionParams,
+            payload.extensions,
+          );
         running.set(started.args, started);
         (ctx.extra.operations ??= new Map()).set(id, cancel);
         // Only a token's connection lapses; it does not wait for its feeds then.
@@ -250,7 +263,12 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
         return started ? runner.subscribe(started) : { errors: [new GraphQLError('not started')] };
       },
       onComplete: (ctx, id) => {
-        if (ctx.extra.operations?.delete(id)) end();
+        const cancel = ctx.extra.operations?.get(id);
+        if (cancel) {
+          ctx.extra.operations!.delete(id);
+          cancel.span?.end();
+          end();
+        }
         ctx.extra.feeds?.delete(id);
         // The last answer of a lapsed connection: closed once its `complete` has gone out.
         if (ctx.extra.lapsed !== undefined && !answering(ctx)) setImmediate(closeLapsed, ctx);
