@@ -1,6 +1,7 @@
 /**
  * The process's tracer: OpenTelemetry's SDK (a tracer provider, a BatchSpanProcessor and the
- * OTLP/HTTP exporter), made only when tracing is on (`telemetry.otlpEndpoint`, or the standard
+ * OTLP/HTTP exporter, from the packages the Node SDK is made of; `NodeSDK` itself would register
+ * a global context manager and instrumentations), made only when tracing is on (`telemetry.otlpEndpoint`, or the standard
  * `OTEL_EXPORTER_OTLP_*` variables). Off, nothing here is loaded: the SDK is imported on demand,
  * and the edges check one field (`Tracing | undefined`) per request.
  *
@@ -50,8 +51,10 @@ export async function createTracing(
   const { env = process.env, onExportError } = options;
   const url = tracesEndpoint(config, env);
   if (url === undefined) return undefined;
-  const [{ tracing, resources, core }, { OTLPTraceExporter }] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
+  const [tracing, resources, core, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
     import('@opentelemetry/exporter-trace-otlp-http'),
   ]);
   // Headers: the config's, else the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself.
