@@ -11,12 +11,14 @@
  * never change while the server runs (limits are server settings: a restart), so a document
  * that passed once passes again. A refused one is not kept: Yoga's caches answer its repeats.
  *
- * A query or mutation of a known document runs directly when Yoga allows it (`directPathOf`,
- * `yoga.ts`: no plugin's context or execute hook does anything on a result without errors):
- * the context from Yoga's own context function, the executor of `execute.ts`, no envelop
- * (its hook chains, promise helpers and per-request closures cost about as much as running the
- * `complete` mutation itself). A result with errors goes through envelop's execute hooks after
- * all (masking, error codes, hidden suggestions), over the result at hand: nothing runs twice.
+ * A query or mutation runs directly when Yoga allows it (`directPathOf`, `yoga.ts`: no
+ * plugin's context or execute hook does anything on a result without errors): the context from
+ * Yoga's own context function, the executor of `execute.ts`, no envelop (its hook chains,
+ * promise helpers and per-request closures cost about as much as running the `complete`
+ * mutation itself). A result with errors goes through envelop's execute hooks after all
+ * (masking, error codes, hidden suggestions), over the result at hand: nothing runs twice. A
+ * subscription's context is made the same way; it subscribes through envelop (its hooks mask
+ * each event's errors).
  */
 import {
   getOperationAST,
@@ -53,7 +55,10 @@ export interface Checked {
 export interface Started {
   args: ExecutionArgs & { contextValue: Context };
   checked: Checked;
-  /** Run without envelop (`directPathOf`); its hooks only see a result with errors. */
+  /**
+   * Run without envelop (`directPathOf`: a query or mutation); its hooks only see a result with
+   * errors. A subscription's context is made directly too, and it subscribes through envelop.
+   */
   direct: boolean;
 }
 
@@ -124,7 +129,8 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
     } catch (error) {
       return { refused: asGraphQLError(error) };
     }
-    return { args: argsOf(checked, contextValue), checked, direct: true };
+    const query = checked.operation!.operation !== 'subscription';
+    return { args: argsOf(checked, contextValue), checked, direct: query };
   }
 
   return {
@@ -153,8 +159,8 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
     },
 
     async start(checked) {
-      const operation = checked.operation?.operation;
-      if (direct && operation && operation !== 'subscription') return startDirectly(checked);
+      // A subscription's context too: envelop's subscribe hooks then run over it as ever.
+      if (direct && checked.operation) return startDirectly(checked);
       const enveloped = envelopedOf(checked);
       let contextValue: Context;
       try {
