@@ -33,6 +33,44 @@ export interface ServerContext {
 
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
 
+/**
+ * What the transport's runner needs to run a known query or mutation without envelop
+ * (`transport/runner.ts`): the context function Yoga's one context hook runs.
+ */
+export interface DirectPath {
+  context(edge: ServerContext): Context | Promise<Context>;
+}
+
+const directPaths = new WeakMap<ConduitYoga, DirectPath>();
+
+/** The direct path of a Yoga made by `createConduitYoga`, when its plugins allow one. */
+export const directPathOf = (yoga: ConduitYoga): DirectPath | undefined => directPaths.get(yoga);
+
+interface Hooked {
+  onContextBuilding?: unknown;
+  onExecute?: unknown;
+  instrumentation?: unknown;
+}
+
+/**
+ * Whether skipping envelop changes nothing for a result without errors: no plugin instruments
+ * operations; Yoga's own context hook is the only one (it runs our `context`); the execute hooks
+ * are Yoga's own (its executor, which ours replaces, and error masking) and ours in `onErrors`
+ * (executor and hooks that only touch errors). A plugin added with a context or execute hook
+ * of its own (a tracer's span per operation, say) turns the direct path off until it is listed.
+ */
+function allowsDirectPath(all: readonly Hooked[], ours: readonly Hooked[], onErrors: Set<Hooked>) {
+  let contextHooks = 0;
+  for (const plugin of all) {
+    if (plugin.instrumentation) return false;
+    if (plugin.onContextBuilding) contextHooks++;
+    const mine = ours.includes(plugin);
+    if (mine && (plugin.onContextBuilding || plugin.onExecute) && !onErrors.has(plugin))
+      return false;
+  }
+  return contextHooks === 1;
+}
+
 /** Queries and mutations: compiled plans, graphql-js's `execute` where they do not apply. */
 const executeCompiled: Plugin = {
   onExecute: ({ setExecuteFn }) => setExecuteFn(executeOperation),
@@ -73,7 +111,55 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
   // One Cors for the life of the server, reading the origins in force (clients' change on reload).
   let cors: Cors | undefined;
 
-  return createYoga<ServerContext, Context>({
+  const errorCodes = useErrorCodes();
+  const plugins: Plugin[] = [
+    usePersistedDocuments(services),
+    ...limits,
+    errorCodes,
+    executeCompiled,
+    useChunkPlans,
+  ];
+  // Their execute hooks touch errors only (codes, hidden suggestions), or set the executor.
+  const onErrors = new Set<Plugin>([...limits, errorCodes, executeCompiled]);
+
+  const context = ({
+    request,
+    caller,
+    authorization,
+    origin,
+    cancel,
+  }: ServerContext & { request?: Request }): Context | Promise<Context> => {
+    const current = services();
+    // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
+    const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
+    try {
+      // Over WebSocket the server authenticated at connection and there is no fetch Request.
+      if (caller) return createContext(caller, current, signal);
+      const who = current.access.authenticate(
+        authorization !== undefined
+          ? authorization
+          : (request?.headers.get('authorization') ?? null),
+      );
+      const admit = (verified: Caller): Context => {
+        if (current.access.perClientOrigins)
+          current.access.checkOrigin(
+            verified,
+            origin !== undefined ? origin : (request?.headers.get('origin') ?? null),
+          );
+        return createContext(verified, current, signal);
+      };
+      // A token not verified before: its signature is checked (asynchronously) once.
+      if (who instanceof Promise)
+        return who.then(admit).catch((error: unknown) => {
+          throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+        });
+      return admit(who);
+    } catch (error) {
+      throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
+    }
+  };
+
+  const yoga = createYoga<ServerContext, Context>({
     schema,
     // The transport and REST answer from the same list (`http/cors.ts`).
     cors: (request) => {
@@ -92,40 +178,11 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     renderGraphiQL: renderPage,
     // Trusted documents (`access/persisted.ts`): `documentId` is the plain form of their id.
     extraParamNames: ['documentId'],
-    plugins: [
-      usePersistedDocuments(services),
-      ...limits,
-      useErrorCodes(),
-      executeCompiled,
-      useChunkPlans,
-    ],
-    context: ({ request, caller, authorization, origin, cancel }) => {
-      const current = services();
-      // Yoga called with no Cancel of ours (tests call `yoga.fetch` directly): its Request's.
-      const signal = cancel ?? (request ? cancelFollowing(request.signal) : new Cancel());
-      try {
-        // Over WebSocket the server authenticated at connection and there is no fetch Request.
-        if (caller) return createContext(caller, current, signal);
-        const who = current.access.authenticate(
-          authorization !== undefined ? authorization : request.headers.get('authorization'),
-        );
-        const admit = (verified: Caller): Context => {
-          if (current.access.perClientOrigins)
-            current.access.checkOrigin(
-              verified,
-              origin !== undefined ? origin : request.headers.get('origin'),
-            );
-          return createContext(verified, current, signal);
-        };
-        // A token not verified before: its signature is checked (asynchronously) once.
-        if (who instanceof Promise)
-          return who.then(admit).catch((error: unknown) => {
-            throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
-          });
-        return admit(who);
-      } catch (error) {
-        throw GatewayError.isInstance(error) ? toGraphQLError(error) : error;
-      }
-    },
+    plugins,
+    context,
   });
+  // Yoga's list of every plugin, its own included (a protected field: read, never changed).
+  const all = (yoga as unknown as { plugins: Hooked[] }).plugins;
+  if (allowsDirectPath(all, plugins, onErrors)) directPaths.set(yoga, { context });
+  return yoga;
 }

@@ -86,12 +86,12 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  res.write(':\n\n');
 
   // Events sent in one turn of the event loop (an upstream read carries many) go out in one
-  // res.write at the end of it: a write per event costs more than the event's own bytes.
-  let pending = '';
-  let scheduled = false;
+  // res.write at the end of it: a write per event costs more than the event's own bytes. The
+  // opening comment (and the headers) leave with them: at the end of this turn.
+  let pending = ':\n\n';
+  let scheduled = true;
   let full = false;
   const flush = () => {
     scheduled = false;
@@ -108,6 +108,8 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
     }
     return !full;
   };
+
+  process.nextTick(flush);
 
   const pingMs = options.pingMs ?? keepAliveMs;
   const pingText = options.ping ?? 'ping';
@@ -156,6 +158,8 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
       if (timer) clearInterval(timer);
       if (closed) return;
       if (last !== undefined) pending += formatSseEvent(last);
+      // The last events and the end of the body in one write: end() uncorks the socket fully.
+      res.cork();
       flush();
       closed = true;
       res.off('close', onClose);

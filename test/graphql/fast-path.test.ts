@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createClient as createSseClient } from 'graphql-sse';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createGraphQLHttp } from '../../src/graphql/transport/http.js';
-import { createConduitYoga, type ConduitYoga } from '../../src/graphql/yoga.js';
+import { createConduitYoga, directPathOf, type ConduitYoga } from '../../src/graphql/yoga.js';
 import { createCors } from '../../src/http/cors.js';
 import { collect, wsClient } from '../helpers/clients.js';
 import { startConduit, type TestConduit } from '../helpers/conduit.js';
@@ -314,6 +314,12 @@ describe('the GraphQL fast path', () => {
       text.startsWith(':\n\nevent: next\ndata: {"data":{"completionStream":{"delta":"one"'),
     ).toBe(true);
     expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);
+  });
+
+  it('runs queries and mutations without envelop while no plugin hooks a result without errors', () => {
+    // A plugin with a context or execute hook of its own turns this off (yoga.ts): list it
+    // there if its hooks only touch errors, or accept the slower path.
+    expect(directPathOf(yoga)).toBeDefined();
   });
 
   it('leaves GET and GraphiQL to Yoga; subscriptions work over SSE and WebSocket', async () => {

@@ -68,8 +68,25 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 const errorsFirst = (result: ExecutionResult): ExecutionResult =>
   result.errors ? { errors: result.errors, ...result } : result;
 
+/**
+ * Results already made, by their context: the runner's direct path ran the operation without
+ * envelop, and hands a result with errors to envelop's hooks (masking, codes) through its
+ * executor, which gives that result back instead of running the operation again.
+ */
+const settled = new WeakMap<object, ExecutionResult>();
+
+/** The next execution with `contextValue` answers `result` (once). */
+export function settleWith(contextValue: object, result: ExecutionResult): void {
+  settled.set(contextValue, result);
+}
+
 /** A query or mutation's result (compiled once its document has run `compileAfter` times). */
 export function executeOperation(args: ExecutionArgs): Result {
+  const done = settled.get(args.contextValue as object);
+  if (done) {
+    settled.delete(args.contextValue as object);
+    return done;
+  }
   const plan = planOf(args);
   if (plan) {
     const result = plan.query(args.rootValue, args.contextValue, args.variableValues);

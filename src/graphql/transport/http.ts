@@ -52,9 +52,23 @@ class Captured {
 }
 const capture = { Response: Captured } as unknown as Parameters<typeof processRegularResult>[1];
 
+/** Whether Yoga's serializer would only stringify `result` (200, nothing to strip or read). */
+const plain = (result: ExecutionResult): boolean =>
+  !result.errors?.length && result.extensions === undefined;
+
 /** A result as Yoga serializes it for `type`: body, status and headers. */
 const serialize = (result: ExecutionResult, type: RegularType): Captured =>
-  processRegularResult(result, capture, type) as unknown as Captured;
+  plain(result)
+    ? new Captured(JSON.stringify(result), { status: 200, headers: contentTypes[type] })
+    : (processRegularResult(result, capture, type) as unknown as Captured);
+
+/** Yoga's content type header for each JSON type (read, never changed). */
+const contentTypes: Record<RegularType, Record<string, string>> = {
+  'application/json': { 'content-type': 'application/json; charset=utf-8' },
+  'application/graphql-response+json': {
+    'content-type': 'application/graphql-response+json; charset=utf-8',
+  },
+};
 
 export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions): Handler {
   const { maxBodyBytes, cors } = options;
@@ -180,7 +194,7 @@ const isOriginRefusal = (error: { extensions?: Record<string, unknown> }): boole
 
 /** A result as Yoga serializes it (errors' internals left out). */
 const asJson = (result: ExecutionResult): string =>
-  serialize(result, 'application/json').body ?? '';
+  plain(result) ? JSON.stringify(result) : (serialize(result, 'application/json').body ?? '');
 
 /**
  * A subscription's results as Yoga's SSE processor frames them (`:` first, `event: next` per

@@ -24,6 +24,20 @@ const matches = (asked: string, offered: string) => {
  * type in the Accept header that either JSON type matches wins, `application/json` on a tie.
  */
 export function negotiate(accept: string | undefined): RegularType | undefined {
+  // A client sends the same header every time: its answer is remembered (a few hundred kept).
+  const key = accept ?? '';
+  const known = negotiated.get(key);
+  if (known !== undefined) return known || undefined;
+  if (negotiated.size >= 256) negotiated.clear();
+  const chosen = choose(accept);
+  negotiated.set(key, chosen ?? '');
+  return chosen;
+}
+
+/** Accept headers seen, and their media type ('' for none). */
+const negotiated = new Map<string, RegularType | ''>();
+
+function choose(accept: string | undefined): RegularType | undefined {
   const asked = (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',');
   for (const entry of asked) {
     const [type = '', ...params] = entry.split(';');

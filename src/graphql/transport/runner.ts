@@ -10,6 +10,15 @@
  * repeat of it skips the envelop's parse and validate hooks altogether. The schema and the rules
  * never change while the server runs (limits are server settings: a restart), so a document
  * that passed once passes again. A refused one is not kept: Yoga's caches answer its repeats.
+ *
+ * A query or mutation runs directly when Yoga allows it (`directPathOf`, `yoga.ts`: no
+ * plugin's context or execute hook does anything on a result without errors): the context from
+ * Yoga's own context function, the executor of `execute.ts`, no envelop (its hook chains,
+ * promise helpers and per-request closures cost about as much as running the `complete`
+ * mutation itself). A result with errors goes through envelop's execute hooks after all
+ * (masking, error codes, hidden suggestions), over the result at hand: nothing runs twice. A
+ * subscription's context is made the same way; it subscribes through envelop (its hooks mask
+ * each event's errors).
  */
 import {
   getOperationAST,
@@ -17,13 +26,15 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   type GraphQLError,
+  type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
 import { createGraphQLError, isAsyncIterable } from 'graphql-yoga';
 import type { Context } from '../context.js';
 import { boundedCache } from '../document-cache.js';
 import { maskError } from '../errors.js';
-import type { ConduitYoga, ServerContext } from '../yoga.js';
+import { directPathOf, type ConduitYoga, type ServerContext } from '../yoga.js';
+import { executeOperation, settleWith } from './execute.js';
 import type { OperationParams } from './negotiate.js';
 
 type Enveloped = ReturnType<ConduitYoga['getEnveloped']>;
@@ -33,14 +44,22 @@ export interface Checked {
   document: DocumentNode;
   /** The operation to run; null when the document does not say which (Yoga's error then). */
   operation: OperationDefinitionNode | null;
-  enveloped: Enveloped;
   params: OperationParams;
+  schema: GraphQLSchema;
+  edge: ServerContext;
+  /** Envelop over this request; made when first needed (never, on the direct path). */
+  enveloped: Enveloped | undefined;
 }
 
 /** What to run, with its context (the caller let in). */
 export interface Started {
   args: ExecutionArgs & { contextValue: Context };
-  enveloped: Enveloped;
+  checked: Checked;
+  /**
+   * Run without envelop (`directPathOf`: a query or mutation); its hooks only see a result with
+   * errors. A subscription's context is made directly too, and it subscribes through envelop.
+   */
+  direct: boolean;
 }
 
 export interface OperationRunner {
@@ -74,6 +93,7 @@ const isGraphQLError = (error: unknown): error is GraphQLError =>
 /** A document that passed parse and validation, and its operations by the name asked. */
 interface Plan {
   document: DocumentNode;
+  schema: GraphQLSchema;
   operations: Map<string | null, OperationDefinitionNode | null>;
 }
 
@@ -89,15 +109,39 @@ function operationOf(plan: Plan, name: string | null | undefined): OperationDefi
 
 export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
   const plans = boundedCache<Plan>();
+  const direct = directPathOf(yoga);
+  const envelopedOf = (checked: Checked): Enveloped =>
+    (checked.enveloped ??= yoga.getEnveloped({ ...checked.edge, params: checked.params }));
+  const argsOf = (checked: Checked, contextValue: Context) => ({
+    schema: checked.schema,
+    document: checked.document,
+    contextValue,
+    variableValues: checked.params.variables ?? null,
+    operationName: checked.params.operationName ?? null,
+  });
+
+  /** The context without envelop: Yoga's context function, as its one context hook runs it. */
+  async function startDirectly(checked: Checked): Promise<Started | { refused: GraphQLError }> {
+    let contextValue: Context;
+    try {
+      const made = direct!.context(checked.edge);
+      contextValue = made instanceof Promise ? await made : made;
+    } catch (error) {
+      return { refused: asGraphQLError(error) };
+    }
+    const query = checked.operation!.operation !== 'subscription';
+    return { args: argsOf(checked, contextValue), checked, direct: query };
+  }
 
   return {
     check(params, edge) {
-      const enveloped = yoga.getEnveloped({ ...edge, params });
       const known = plans.get(params.query);
       if (known) {
         const operation = operationOf(known, params.operationName);
-        return { document: known.document, operation, enveloped, params };
+        const { document, schema } = known;
+        return { document, operation, params, schema, edge, enveloped: undefined };
       }
+      const enveloped = yoga.getEnveloped({ ...edge, params });
       let document: DocumentNode | Error;
       try {
         document = enveloped.parse(params.query);
@@ -108,31 +152,34 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
       if (document instanceof Error) return { errors: [document as GraphQLError] };
       const errors = enveloped.validate(enveloped.schema, document);
       if (errors.length > 0) return { errors };
-      const plan: Plan = { document, operations: new Map() };
+      const plan: Plan = { document, schema: enveloped.schema, operations: new Map() };
       plans.set(params.query, plan);
-      return { document, operation: operationOf(plan, params.operationName), enveloped, params };
+      const operation = operationOf(plan, params.operationName);
+      return { document, operation, params, schema: enveloped.schema, edge, enveloped };
     },
 
-    async start({ document, enveloped, params }) {
+    async start(checked) {
+      // A subscription's context too: envelop's subscribe hooks then run over it as ever.
+      if (direct && checked.operation) return startDirectly(checked);
+      const enveloped = envelopedOf(checked);
       let contextValue: Context;
       try {
         contextValue = (await enveloped.contextFactory()) as Context;
       } catch (error) {
         return { refused: asGraphQLError(error) };
       }
-      const args = {
-        schema: enveloped.schema,
-        document,
-        contextValue,
-        variableValues: params.variables ?? null,
-        operationName: params.operationName ?? null,
-      };
-      return { args, enveloped };
+      return { args: argsOf(checked, contextValue), checked, direct: false };
     },
 
-    async execute({ args, enveloped }) {
+    async execute({ args, checked, direct }) {
       try {
-        const executed: unknown = await enveloped.execute(args);
+        if (direct) {
+          const result = await executeOperation(args);
+          if (!result.errors) return result;
+          // Envelop's hooks shape the errors; its executor gives them this result, not a new run.
+          settleWith(args.contextValue, result);
+        }
+        const executed: unknown = await envelopedOf(checked).execute(args);
         // No @defer or @stream in this schema: a query or mutation gives one result.
         if (isAsyncIterable(executed)) throw new Error('an incremental result is not supported');
         return executed as ExecutionResult;
@@ -141,9 +188,9 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
       }
     },
 
-    async subscribe({ args, enveloped }) {
+    async subscribe({ args, checked }) {
       try {
-        return (await enveloped.subscribe(args)) as
+        return (await envelopedOf(checked).subscribe(args)) as
           AsyncIterable<ExecutionResult> | ExecutionResult;
       } catch (error) {
         return { errors: [asGraphQLError(error)] };
