@@ -25,8 +25,10 @@ import type {
   Caller,
   ChatRequest,
   ChatResponse,
+  FinishReason,
   Outcome,
   Target,
+  ToolCall,
   Usage,
 } from './types.js';
 
@@ -85,6 +87,9 @@ export interface Answered {
   model: string;
   usage: Usage;
   content: string | null;
+  /** A chat answer's; absent for an embedding. */
+  toolCalls?: ToolCall[];
+  finishReason?: FinishReason;
 }
 
 export function createServe(deps: ServeDeps) {
@@ -158,6 +163,8 @@ export function createServe(deps: ServeDeps) {
           costUsd,
           priced,
           content: answer.content,
+          toolCalls: answer.toolCalls ?? [],
+          finishReason: answer.finishReason ?? null,
           latencyMs,
           ttftMs,
           attempts,
@@ -213,6 +220,8 @@ export function createServe(deps: ServeDeps) {
           cacheKind: hit.semantic ? 'semantic' : 'exact',
           similarity: hit.semantic ? hit.semantic.similarity : null,
           content: hit.response.content,
+          toolCalls: hit.response.toolCalls,
+          finishReason: hit.response.finishReason,
           latencyMs,
           ttftMs: stream ? latencyMs : null,
         }),

@@ -10,6 +10,7 @@ import type { Logger, Migration, Selectable } from 'kysely';
 import pg from 'pg';
 import { Routes, type Route } from '../gateway/types.js';
 import { auditMigration, clientsMigration, type ClientsDatabase } from '../clients/tables.js';
+import { requestLogMigration } from '../requestlog/tables.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -211,6 +212,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_records').dropColumn('cache_kind').execute();
     },
   },
+  // Beside the usage row of each request: its bodies and attempts (src/requestlog/).
+  '0008_request_log': requestLogMigration,
 };
 
 /** Postgres hands bigint and numeric back as text; every one of ours fits a double. */
