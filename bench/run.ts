@@ -392,13 +392,20 @@ async function main(): Promise<void> {
     if (runs('requestlog')) {
       const log = await measureRequestLog(conduitConfig, upstream.url, seconds, warmup);
       out('\nRequest log, non-streamed REST, concurrency 16, two fresh Conduits in turns\n');
-      out('| turn | log off req/s | log on req/s | on × off |');
-      out('| --- | ---: | ---: | ---: |');
+      out('| turn | log off req/s | log on req/s | on × off | off CPU µs/req | on CPU µs/req |');
+      out('| --- | ---: | ---: | ---: | ---: | ---: |');
       log.off.forEach((off, i) => {
         const on = log.on[i]!;
-        out(`| ${i + 1} | ${fmt(off.rps, 0)} | ${fmt(on.rps, 0)} | ${fmt(on.rps / off.rps)} |`);
+        out(
+          `| ${i + 1} | ${fmt(off.rps, 0)} | ${fmt(on.rps, 0)} | ${fmt(on.rps / off.rps)} | ` +
+            `${fmt(off.cpuUsPerRequest, 0)} | ${fmt(on.cpuUsPerRequest, 0)} |`,
+        );
       });
-      out(`\nOn × off, summed: ${fmt(log.ratio)}; entries the log-on Conduit shows: ${log.logged}`);
+      out(
+        `\nOn × off, summed throughput: ${fmt(log.ratio)}; CPU per request on × off: ` +
+          `${fmt(log.cpuRatio)}; entries the log-on Conduit shows: ${log.logged}; failed: ` +
+          `${[...log.off, ...log.on].reduce((n, r) => n + r.failed, 0)}`,
+      );
       check(
         'request log on costs < 10% of throughput',
         log.ratio > 0.9 && log.logged > 0,

@@ -40,7 +40,7 @@ export interface RequestLogTable {
   finish_reason: string | null;
   /** JSON: the attempts, each with its provider, model, status, error kind, error and latency. */
   attempts: string;
-  /** The bodies (`StoredBodies` as JSON), deflated; null when none were kept. */
+  /** The bodies (`StoredBodies` as JSON) after a byte saying how: 0 plain, 1 deflated; null when none were kept. */
   body: Buffer | null;
   /** 1 when the bodies were dropped because the store lagged. */
   bodies_dropped: number;
@@ -101,7 +101,7 @@ export const requestLogMigration: Migration = {
       .columns(['client_id', 'seq'])
       .execute();
     if (sqlite) {
-      await sql`create virtual table request_log_fts using fts5(text, content='', contentless_delete=1)`.execute(
+      await sql`create virtual table request_log_fts using fts5(text, content='', contentless_delete=1, detail=none)`.execute(
         db,
       );
       // The index follows the rows it indexes (retention deletes the rows only).
