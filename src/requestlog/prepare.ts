@@ -54,7 +54,7 @@ export function capBytes(text: string, max: number): { text: string; cut: boolea
   return { text: head.endsWith('\uFFFD') ? head.slice(0, -1) : head, cut: true };
 }
 
-/** The request's settings besides its messages, as JSON; null when it has none. */
+/** The request's settings besides its messages, as JSON. */
 function parametersOf(request: ChatRequest, stream: boolean): string {
   return JSON.stringify({
     temperature: request.temperature,
