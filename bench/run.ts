@@ -8,7 +8,7 @@
  * except in the cache-hit section.
  *
  *   BENCH_SECONDS=6 BENCH_WARMUP=2   length of each measured run and of its warm-up
- *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws,tracing   sections to run (all by default)
+ *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws,tracing,requestlog   sections to run (all by default)
  *   BENCH_TRACING_BASE=DIR            tracing: also run a build without tracing (off costs nothing?)
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
  *   BENCH_DIST=DIR                    run Conduit from another build (an A/B against an older commit)
@@ -20,13 +20,15 @@
  * (`completionStream` over graphql-ws, c=16), latency (c=1, µs timing; cache hits), ttft (time
  * to first token of a paced stream, every transport), hold (1,000 slow REST streams), hold-ws
  * (10,000 slow graphql-ws subscriptions), tracing (the same Conduit with OpenTelemetry traces off
- * and on, exporting to a local OTLP sink: throughput on ÷ off).
+ * and on, exporting to a local OTLP sink: throughput on ÷ off), requestlog (throughput with the
+ * request log on over off, two fresh Conduits measured in turns; bench/request-log.ts).
  *
  * Also: bench/profile.ts (one target, Conduit's CPU µs per request from /proc, optionally under
  * --cpu-prof) and bench/pipeline.ts (the gateway's own CPU per call, in process, no HTTP).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { cannon, holdStreams, measure, probe, type Result, type Target } from './load.js';
+import { measureRequestLog } from './request-log.js';
 import { cpuMs, fdLimit, forkServer, rssMb, startConduit, type Child } from './servers.js';
 import {
   benchConfig,
@@ -392,6 +394,29 @@ async function main(): Promise<void> {
           await fresh.stop();
         }
       }
+    }
+    if (runs('requestlog')) {
+      const log = await measureRequestLog(conduitConfig, upstream.url, seconds, warmup);
+      out('\nRequest log, non-streamed REST, concurrency 16, two fresh Conduits in turns\n');
+      out('| turn | log off req/s | log on req/s | on × off | off CPU µs/req | on CPU µs/req |');
+      out('| --- | ---: | ---: | ---: | ---: | ---: |');
+      log.off.forEach((off, i) => {
+        const on = log.on[i]!;
+        out(
+          `| ${i + 1} | ${fmt(off.rps, 0)} | ${fmt(on.rps, 0)} | ${fmt(on.rps / off.rps)} | ` +
+            `${fmt(off.cpuUsPerRequest, 0)} | ${fmt(on.cpuUsPerRequest, 0)} |`,
+        );
+      });
+      out(
+        `\nOn × off, summed throughput: ${fmt(log.ratio)}; CPU per request on × off: ` +
+          `${fmt(log.cpuRatio)}; entries the log-on Conduit shows: ${log.logged}; failed: ` +
+          `${[...log.off, ...log.on].reduce((n, r) => n + r.failed, 0)}`,
+      );
+      check(
+        'request log on costs < 10% of throughput',
+        log.ratio > 0.9 && log.logged > 0,
+        fmt(log.ratio),
+      );
     }
   } finally {
     await conduit.stop();

@@ -20,6 +20,8 @@ export type Alert =
     }
   | { type: 'key_disabled'; provider: string; keyIndex: number; reason: string }
   | { type: 'usage_dropped'; dropped: number }
+  /** The request log lagged: entries kept without their bodies, and entries lost (summed). */
+  | { type: 'request_log_dropped'; bodies: number; entries: number }
   /** A client's key expires soon (`alerts.keyExpiryWarningDays` ahead); sent once per expiry. */
   | { type: 'key_expiring'; clientId: string; source: 'config' | 'runtime'; expiresAt: string }
   /** A runtime client was revoked (`revokeClient`), by `actor`. */

@@ -33,6 +33,8 @@ import { createRedis, type SharedRedis } from './state/redis.js';
 import { createSpendCounters, periodOf, type SpendCounters } from './state/spend.js';
 import { Counter } from 'prom-client';
 import { createRedactor, secretsOf } from './redact.js';
+import { dropAlerts, requestLogListener } from './requestlog/listener.js';
+import { createRequestLogStore, type RequestLogStore } from './requestlog/store.js';
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
 
@@ -52,6 +54,8 @@ export interface Infrastructure {
   readonly metrics: Metrics;
   readonly redis: SharedRedis | undefined;
   readonly usage: UsageStore;
+  /** Each request's bodies and attempts, in the usage database (`requestLog`). */
+  readonly requestLog: RequestLogStore;
   /** Requests begun and not yet recorded, by every gateway since the start. */
   readonly owed: OwedRecords;
   readonly transport: Transport;
@@ -133,6 +137,24 @@ export async function createInfrastructure(
       log.warn({ err: error }, 'usage store unavailable; records wait in the queue'),
   });
   metrics.trackUsageQueue(() => usage.stats().queued);
+  const requestLogDropped = new Counter({
+    name: 'conduit_request_log_dropped_total',
+    help: 'Request log entries kept without their bodies (bodies) or lost (entries) because the store lagged',
+    labelNames: ['what'] as const,
+    registers: [metrics.registry],
+  });
+  const alertDrop = dropAlerts(alerts);
+  const requestLog = createRequestLogStore({
+    database: usage.database,
+    retentionDays: config.requestLog.retentionDays,
+    maxQueue: config.requestLog.maxQueue,
+    sweepIntervalMs: config.requestLog.sweepIntervalMs,
+    onDrop: (what, count) => {
+      requestLogDropped.inc({ what }, count);
+      alertDrop(what, count);
+    },
+    onError: (error) => log.warn({ err: error }, 'request log store unavailable; entries wait'),
+  });
   const owed = createOwedRecords();
   const transport = new Transport();
   const client = redis?.client;
@@ -194,6 +216,7 @@ export async function createInfrastructure(
     metrics,
     redis,
     usage,
+    requestLog,
     owed,
     transport,
     cache,
@@ -214,6 +237,9 @@ export async function createInfrastructure(
       if (!(await owed.settled(OWED_RECORDS_WAIT_MS))) {
         log.warn({ owed: owed.count }, 'closing the usage store with records still owed');
       }
+      await requestLog
+        .close()
+        .catch((error: unknown) => log.warn({ err: error }, 'request log entries not written'));
       // The rest closes even when the last usage records cannot be written (the drop is alerted).
       const flushed = await usage.close().then(
         () => undefined,
@@ -315,6 +341,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
     onBudgetAlert: (alert) => alerts.send({ type: 'budget', ...alert }),
   });
   const names = metricNames(config);
+  infra.requestLog.retentionDays = config.requestLog.retentionDays;
   const accountant = createAccountant({
     pricing: {
       lookup: pricing.lookup,
@@ -330,6 +357,7 @@ export async function createServices(config: Config, infra: Infrastructure): Pro
       (record, outcome) => metrics.observe(record, outcome, names),
       createRequestLog(log, config.logging.bodies),
       (record) => infra.events.publish(record),
+      ...optional(requestLogListener(config, infra.requestLog, secretsOf(config))),
     ],
   });
   const gateway = createGateway({
@@ -460,3 +488,5 @@ function periodStart(period: 'day' | 'week' | 'month', now = new Date()): number
   if (period === 'week') return Date.UTC(y, m, d - ((now.getUTCDay() + 6) % 7));
   return Date.UTC(y, m, 1);
 }
+
+const optional = <T>(value: T | undefined): T[] => (value === undefined ? [] : [value]);

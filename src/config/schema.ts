@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ProviderTypes } from '../providers/types.js';
+import { clientRequestLog, requestLogConfig } from '../requestlog/config.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -145,6 +146,8 @@ const client = z
     semanticCache: z
       .strictObject({ enabled: z.boolean().default(true), minSimilarity: similarity.optional() })
       .optional(),
+    /** Overrides `requestLog.enabled` for this client (docs/request-log.md). */
+    requestLog: clientRequestLog.optional(),
   })
   .refine((c) => (c.key === undefined) !== (c.keySha256 === undefined), {
     message: 'give exactly one of key or keySha256',
@@ -483,6 +486,8 @@ export const configSchema = z
         captureContent: z.boolean().default(false),
       })
       .prefault({}),
+    /** Every request's bodies and attempts, kept in the database (docs/request-log.md). */
+    requestLog: requestLogConfig,
     logging: z
       .strictObject({
         /** @default info */

@@ -57,6 +57,8 @@ export function outcomeOf(s: Subject, stream: boolean, fields: Partial<Outcome>)
     cacheKind: fields.cacheKind ?? null,
     similarity: fields.similarity ?? null,
     content: fields.content ?? null,
+    toolCalls: fields.toolCalls ?? [],
+    finishReason: fields.finishReason ?? null,
     error: fields.error === undefined ? null : fields.error,
     latencyMs: fields.latencyMs ?? 0,
     ttftMs: fields.ttftMs ?? null,

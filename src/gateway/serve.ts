@@ -29,6 +29,7 @@ import type {
   FinishReason,
   Outcome,
   Target,
+  ToolCall,
   Usage,
 } from './types.js';
 
@@ -91,6 +92,8 @@ export interface Answered {
   model: string;
   usage: Usage;
   content: string | null;
+  /** A chat answer's; absent for an embedding. */
+  toolCalls?: ToolCall[];
   finishReason?: FinishReason;
 }
 
@@ -181,6 +184,8 @@ export function createServe(deps: ServeDeps) {
           costUsd,
           priced,
           content: answer.content,
+          toolCalls: answer.toolCalls ?? [],
+          finishReason: answer.finishReason ?? null,
           latencyMs,
           ttftMs,
           attempts,
@@ -237,6 +242,8 @@ export function createServe(deps: ServeDeps) {
           cacheKind: hit.semantic ? 'semantic' : 'exact',
           similarity: hit.semantic ? hit.semantic.similarity : null,
           content: hit.response.content,
+          toolCalls: hit.response.toolCalls,
+          finishReason: hit.response.finishReason,
           latencyMs,
           ttftMs: stream ? latencyMs : null,
         }),

@@ -269,6 +269,10 @@ export interface Outcome {
   /** On a semantic hit: the similarity; null otherwise. */
   similarity: number | null;
   content: string | null;
+  /** The answer's tool calls (none for an error or an embedding). */
+  toolCalls: readonly ToolCall[];
+  /** Why the answer ended; null when there was none (an error, an embedding, a cut stream). */
+  finishReason: FinishReason | null;
   error: unknown;
   latencyMs: number;
   ttftMs: number | null;

@@ -15,6 +15,7 @@ import {
   clientsMigration,
   type ClientsDatabase,
 } from '../clients/tables.js';
+import { requestLogMigration } from '../requestlog/tables.js';
 import type { UsageRecord } from './store-types.js';
 
 /**
@@ -216,6 +217,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('usage_records').dropColumn('cache_kind').execute();
     },
   },
+  // Beside the usage row of each request: its bodies and attempts (src/requestlog/).
+  '0008_request_log': requestLogMigration,
   // A runtime client's trusted documents (`clients/manifest.ts`).
   '0009_client_manifests': clientManifestsMigration,
 };

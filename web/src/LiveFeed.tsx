@@ -1,7 +1,12 @@
-/** Requests as they finish (requestEvents), newest first, without reloading. */
+/**
+ * Requests as they finish (requestEvents), newest first, without reloading. A row opens its
+ * request's log entry (RequestView).
+ */
+import { useState } from 'react';
 import { useSubscription } from 'urql';
 import { clock, count, ms, usd } from './format';
 import { Notice } from './Notice';
+import { RequestView } from './RequestView';
 
 export const REQUEST_EVENTS = /* GraphQL */ `
   subscription RequestEvents($filter: RequestEventFilter) {
@@ -62,6 +67,7 @@ export function LiveFeed(props: {
     },
   );
   const feed = result.data ?? [];
+  const [open, setOpen] = useState<string>();
 
   return (
     <section className="panel live" aria-label="Live requests">
@@ -94,7 +100,15 @@ export function LiveFeed(props: {
             </thead>
             <tbody>
               {feed.map((e) => (
-                <tr key={e.id} data-request-id={e.id}>
+                <tr
+                  key={e.id}
+                  data-request-id={e.id}
+                  className={`opens${e.id === open ? ' open' : ''}`}
+                  tabIndex={0}
+                  title="Open this request"
+                  onClick={() => setOpen(e.id)}
+                  onKeyDown={(key) => key.key === 'Enter' && setOpen(e.id)}
+                >
                   <td className="mono">{clock(e.time)}</td>
                   {showClient && (
                     <td className="name">
@@ -125,6 +139,7 @@ export function LiveFeed(props: {
           </table>
         </div>
       )}
+      {open && <RequestView id={open} onClose={() => setOpen(undefined)} />}
     </section>
   );
 }

@@ -23,7 +23,7 @@ const RoleEnum = builder.enumType('Role', {
     TOOL: { value: 'tool' },
   },
 });
-const FinishReasonEnum = builder.enumType('FinishReason', { values: FinishReasons });
+export const FinishReasonEnum = builder.enumType('FinishReason', { values: FinishReasons });
 const CacheModeEnum = builder.enumType('CacheMode', {
   values: CacheModes,
   description:
@@ -135,7 +135,7 @@ export function toChatRequest(input: CompletionInputShape): ChatRequest {
   return request;
 }
 
-const ToolCallRef = builder.objectRef<ToolCall>('ToolCall').implement({
+export const ToolCallRef = builder.objectRef<ToolCall>('ToolCall').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),

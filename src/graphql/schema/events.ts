@@ -4,7 +4,7 @@ import type { RequestEvent, RequestEventFilter } from '../../events/request-even
 import { builder } from '../builder.js';
 import { ProviderRef } from './catalog.js';
 
-const RequestStatusEnum = builder.enumType('RequestStatus', {
+export const RequestStatusEnum = builder.enumType('RequestStatus', {
   values: { OK: { value: 'ok' }, ERROR: { value: 'error' } },
 });
 

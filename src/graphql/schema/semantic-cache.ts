@@ -13,7 +13,7 @@ interface CacheInfo {
   entryId: string | null;
 }
 
-const CacheStatusEnum = builder.enumType('CacheStatus', {
+export const CacheStatusEnum = builder.enumType('CacheStatus', {
   values: ['MISS', 'EXACT', 'SEMANTIC'] as const,
   description: 'MISS: answered upstream; EXACT: the same request was cached; SEMANTIC: by meaning.',
 });
