@@ -15,10 +15,22 @@ import type { CORSOptions } from 'graphql-yoga';
 
 /** What a preflight may ask for besides what it names itself. */
 const methods = ['GET', 'POST', 'OPTIONS'];
-const allowedHeaders = ['authorization', 'content-type', 'accept', 'x-conduit-cache'];
+const allowedHeaders = [
+  'authorization',
+  'content-type',
+  'accept',
+  'x-conduit-cache',
+  // What the Anthropic SDK sends from a page (`dangerouslyAllowBrowser`), to /v1/messages.
+  'x-api-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'anthropic-dangerous-direct-browser-access',
+];
 /** Headers a page may read from an answer: ids, who answered, and when to retry. */
 const exposedHeaders = [
   'x-request-id',
+  // Anthropic's name for it, which its SDK reads (`/v1/messages`).
+  'request-id',
   'x-conduit-provider',
   'x-conduit-cache',
   'x-conduit-cache-similarity',

@@ -75,8 +75,9 @@ export async function handleOpenAI(
       const cacheHeader = req.headers['x-conduit-cache'];
       const call = toResponsesCall(body, typeof cacheHeader === 'string' ? cacheHeader : undefined);
       const signal = cancelWhenGone(res);
-      if (call.stream) return await streamResponse(services, caller, call, res, signal);
-      return send(res, await createResponse(services, caller, call, signal));
+      const json = body as Record<string, unknown>;
+      if (call.stream) return await streamResponse(services, caller, call, json, res, signal);
+      return send(res, await createResponse(services, caller, call, json, signal));
     }
     if (path.startsWith('/v1/responses/')) {
       const id = decodeId('response', path.slice('/v1/responses/'.length));
