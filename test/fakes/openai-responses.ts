@@ -9,7 +9,10 @@
  * @see https://platform.openai.com/docs/api-reference/responses/object
  * @see https://platform.openai.com/docs/api-reference/responses-streaming
  */
-import { isRecord, type ResolvedReply } from './openai.js';
+import type { ResolvedReply } from './openai.js';
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The text of the last user input of a Responses body: `input` as a string, or its last message. */
 export function lastInputText(json: unknown): string {

@@ -43,6 +43,7 @@ describe('/v1/responses passed through to OpenAI', () => {
             { provider: 'local', model: 'llama3.2' },
           ],
         },
+        local: { targets: [{ provider: 'local', model: 'llama3.2' }] },
       },
       pricing: { [`gpt/${MODEL}`]: { input: 0.25, output: 2 } },
       clients: [
@@ -196,6 +197,19 @@ describe('/v1/responses passed through to OpenAI', () => {
     expect(await usageOf('r-fallback')).toEqual([
       expect.objectContaining({ route: 'responses', provider: 'local', requests: 1, errors: 0 }),
     ]);
+  });
+
+  it('sends a built-in tool only to an OpenAI target, and refuses it elsewhere', async () => {
+    openai.next({ text: 'searched' });
+    const tools = [{ type: 'web_search' as const }];
+    const made = await client.responses.create({ model: 'mixed', input: 'search', tools });
+    expect(made.output_text).toBe('searched');
+    expect((openai.upstream.calls.at(-1)!.json as { tools: unknown }).tools).toEqual(tools);
+    const refused = await client.responses
+      .create({ model: 'local', input: 'search', tools })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((refused as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tools[0].type');
   });
 
   it('ends a stream cut after it began with response.failed and an error the SDK raises', async () => {

@@ -6,19 +6,29 @@
  * function calls: an earlier answer's reasoning items are not carried.) An `item_reference`
  * names one of our items too; such a turn is served by translation instead.
  */
+import { badInput } from '../../gateway/errors.js';
 import type { ChatMessage, ContentPart } from '../../gateway/types.js';
 import type { NativeRequest } from '../../providers/types.js';
 import type { Json } from '../json-fields.js';
 import type { ResponsesCall } from './request.js';
 
-/** The request an OpenAI target may take as is; undefined when only translation can serve it. */
+/**
+ * The request an OpenAI target may take as is; undefined when only translation can serve it
+ * (which then refuses what it cannot carry, naming the first such parameter).
+ */
 export function nativeResponsesRequest(
   body: Json,
   call: ResponsesCall,
   previous: readonly ChatMessage[],
 ): NativeRequest | undefined {
-  if (call.input.some((item) => 'reference' in item)) return undefined;
-  if (call.previousResponseId === null) return { api: 'openai-responses', body, headers: {} };
+  const { untranslatable } = call;
+  if (call.input.some((item) => 'reference' in item)) {
+    const first = untranslatable[0];
+    if (first) throw badInput(first.field, first.message);
+    return undefined;
+  }
+  const api = 'openai-responses';
+  if (call.previousResponseId === null) return { api, body, headers: {}, untranslatable };
   const input =
     typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
   const expanded: Json = {
@@ -26,7 +36,7 @@ export function nativeResponsesRequest(
     input: [...previous.flatMap(toInputItems), ...(input as unknown[])],
   };
   delete expanded.previous_response_id;
-  return { api: 'openai-responses', body: expanded, headers: {} };
+  return { api, body: expanded, headers: {}, untranslatable };
 }
 
 /**
