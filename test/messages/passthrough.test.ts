@@ -5,7 +5,8 @@
  * the client's `anthropic-version` and `anthropic-beta`; the answer's blocks (a signed thinking
  * block) come back unchanged, whole and streamed. The pipeline holds as on the translated path:
  * usage rows and cost, a 429 on one key tried on the next, a fallback to a non-Anthropic target
- * answered by translation, no cache, and a stream cut after it began ending with an `error`.
+ * answered by translation, no cache, the upstream's refusal in Anthropic's shape, the upstream
+ * stopped when the client leaves, and a stream cut after it began ending with an `error`.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,6 +270,43 @@ describe('/v1/messages passed through to Anthropic', () => {
       .catch((error: unknown) => error);
     expect(tool).toBeInstanceOf(Anthropic.BadRequestError);
     expect((tool as Error).message).toContain('tools[0].type');
+  });
+
+  it('answers the upstream’s refusal in Anthropic’s shape', async () => {
+    // The SDK's own API version refuses top_k upstream (the fake does as Anthropic does).
+    const refused = await client.messages
+      .create(withTopK({ ...rich('pass-refused'), thinking: { type: 'disabled' } }))
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    const error = (refused as InstanceType<typeof Anthropic.BadRequestError>).error as {
+      type: string;
+      error: { type: string; message: string };
+    };
+    expect(error.type).toBe('error');
+    expect(error.error.type).toBe('invalid_request_error');
+    expect(error.error.message).toContain('top_k');
+    expect(JSON.stringify(error)).not.toContain(KEYS[0]);
+  });
+
+  it('stops the upstream when the client leaves a stream', async () => {
+    claude.next({ fail: 'stall_after_first_token', text: 'Slow' });
+    const controller = new AbortController();
+    const response = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+      body: JSON.stringify({
+        model: 'smart',
+        max_tokens: 50,
+        stream: true,
+        messages: [{ role: 'user', content: 'stall' }],
+      }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain('message_start');
+    controller.abort();
+    await claude.upstream.calls.at(-1)!.aborted;
   });
 
   it('ends a stream cut after it began with an error event the SDK raises', async () => {
