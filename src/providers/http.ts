@@ -1,6 +1,7 @@
 /**
  * The transport to upstream providers: one keep-alive undici Pool per origin, total and
  * first-byte timeouts, abort when the caller goes away, and SSE framing by eventsource-parser.
+ * The same calls carry a client's own body for a provider that speaks its API (`native`).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
