@@ -1,7 +1,9 @@
 /**
  * The gateway: completions, streams and embeddings, each one `serve` of the same pipeline
  * (serve.ts: normalize → route → admit → cache → call → account → store) with its own call.
- * Edges call `complete`, `stream` or `embed`; they never see a provider's wire format.
+ * Edges call `complete`, `stream` or `embed`; they never see a provider's wire format. The edges
+ * that speak a provider's own API call `completeNative` and `streamNative`: a target of that
+ * provider type gets the client's body as is, and its answer comes back as is (`native.ts`).
  */
 import { estimateUsage } from '../usage/tokens.js';
 import type { Accountant } from './account.js';
@@ -15,8 +17,18 @@ import { normalizeRequest } from './normalize.js';
 import { leavable, relay, replay } from './relay.js';
 import { completionOf, embeddingsOf } from './results.js';
 import type { Route, Router } from './route.js';
-import { createServe, type Kind } from './serve.js';
+import {
+  narrowToNative,
+  passesThrough,
+  relayNative,
+  speaks,
+  type NativeCompletion,
+  type NativeRequest,
+  type NativeStream,
+} from './native.js';
+import { createServe, type Kind, type Prepared } from './serve.js';
 import type {
+  Attempt,
   CachedAnswer,
   Caller,
   ChatRequest,
@@ -24,6 +36,7 @@ import type {
   CompletionChunk,
   EmbeddingRequest,
   Embeddings,
+  Target,
 } from './types.js';
 import type { Config } from '../config/schema.js';
 import type { EmbedThroughGateway } from '../semantic/provider-embedder.js';
@@ -68,6 +81,24 @@ export interface Gateway {
    * charged its cost), never cached; routed to the targets whose provider makes embeddings.
    */
   embed(request: EmbeddingRequest, caller: Caller, signal?: ClientSignal): Promise<Embeddings>;
+  /**
+   * `complete` for a request that came in a provider's own API (`native.ts`): a target whose
+   * provider speaks it gets the client's body as is and its answer comes back as is; any other
+   * target answers by translation. Never cached when a target may take the body as is.
+   */
+  completeNative(
+    request: ChatRequest,
+    caller: Caller,
+    signal: ClientSignal,
+    native: NativeRequest,
+  ): Promise<NativeCompletion>;
+  /** `stream` for a request that came in a provider's own API, as `completeNative`. */
+  streamNative(
+    request: ChatRequest,
+    caller: Caller,
+    signal: ClientSignal,
+    native: NativeRequest,
+  ): Promise<NativeStream>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -90,6 +121,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     normalize: normalizeRequest,
     narrow: narrowChat,
   };
+
+  /**
+   * A request in a provider's own API: never cached when a target may take its body as is, and
+   * routed only to such targets when it asks what translation cannot carry.
+   */
+  const nativeKind = (native: NativeRequest, stream: boolean): Kind<ChatRequest> => ({
+    stream,
+    normalize: normalizeRequest,
+    narrow: (route, request) => narrowChat(narrowToNative(route, native, deps.providers), request),
+    cacheable: (route) => !passesThrough(route, native.api, deps.providers),
+  });
 
   const afterAnswer = createAfterAnswer(deps.onAfterAnswerError);
   const semantic = deps.semantic?.((request, caller, signal) =>
@@ -134,24 +176,46 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   };
 
+  /** A cache hit, recorded, as the Completion `complete` answers. */
+  function hitCompletion(p: Prepared, hit: CachedAnswer, attempts: Attempt[]): Completion {
+    const latencyMs = recordHit(p, hit, false);
+    const { response, provider } = hit;
+    const completion = completionOf(response, p.requestId, provider, 0, true, latencyMs, attempts);
+    if (hit.semantic) completion.semantic = hit.semantic;
+    return completion;
+  }
+
+  /** A stream cut, failed, or left early by the client: records what was streamed, estimated. */
+  function broken(
+    p: Prepared,
+    target: Target,
+    attempts: Attempt[],
+    ttftMs: number,
+    text: string,
+    error: unknown,
+  ): void {
+    const usage = estimateUsage(p.request.messages, text, p.request.tools);
+    const { provider, model } = target;
+    const { costUsd, priced } = deps.accountant.cost(usage, provider, model, model);
+    record(p, true, {
+      provider,
+      model,
+      usage,
+      costUsd,
+      priced,
+      content: text,
+      error,
+      latencyMs: performance.now() - p.started,
+      ttftMs,
+      attempts,
+    });
+    void p.admission.settle({ tokens: usage.totalTokens, costUsd });
+  }
+
   const gateway: Gateway = {
     complete: (input, caller, signal = new Cancel()) =>
       serve(chat, input, caller, signal, async ({ p, hit, attempts, call }) => {
-        if (hit) {
-          const latencyMs = recordHit(p, hit, false);
-          const { response, provider } = hit;
-          const completion = completionOf(
-            response,
-            p.requestId,
-            provider,
-            0,
-            true,
-            latencyMs,
-            attempts,
-          );
-          if (hit.semantic) completion.semantic = hit.semantic;
-          return completion;
-        }
+        if (hit) return hitCompletion(p, hit, attempts);
         const { result, target } = await callTargets(deps, call, attempts, (provider, c) =>
           provider.chat(c),
         );
@@ -189,25 +253,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           attempts,
           release: deadline.clear,
           finish: (response) => finish(p, target, response, attempts, true, ttftMs).costUsd,
-          broken: (text, error) => {
-            // Cut, failed, or left early by the client: record what was streamed, estimated.
-            const usage = estimateUsage(p.request.messages, text, p.request.tools);
-            const { provider, model } = target;
-            const { costUsd, priced } = deps.accountant.cost(usage, provider, model, model);
-            record(p, true, {
-              provider,
-              model,
-              usage,
-              costUsd,
-              priced,
-              content: text,
-              error,
-              latencyMs: performance.now() - p.started,
-              ttftMs,
-              attempts,
-            });
-            void p.admission.settle({ tokens: usage.totalTokens, costUsd });
-          },
+          broken: (text, error) => broken(p, target, attempts, ttftMs, text, error),
         });
         return leavable(chunks, deadline.abort);
       }),
@@ -227,6 +273,99 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const { costUsd, latencyMs } = account(p, target, answer, attempts, false, null);
         return embeddingsOf(result, p.requestId, target.provider, costUsd, latencyMs, attempts);
       }),
+
+    completeNative: (input, caller, signal, native) =>
+      serve(
+        nativeKind(native, false),
+        input,
+        caller,
+        signal,
+        async ({ p, hit, attempts, call }) => {
+          if (hit) return { completion: hitCompletion(p, hit, attempts) };
+          const { result, target } = await callTargets(deps, call, attempts, (provider, c) =>
+            speaks(provider, native.api)
+              ? provider.native!.forward({ ...c, native })
+              : provider.chat(c).then((response) => ({ body: undefined, response })),
+          );
+          const { response, body } = result;
+          const { costUsd, latencyMs } = finish(p, target, response, attempts, false, null);
+          const id = p.requestId;
+          const completion = completionOf(
+            response,
+            id,
+            target.provider,
+            costUsd,
+            false,
+            latencyMs,
+            attempts,
+          );
+          return body === undefined ? { completion } : { completion, native: body };
+        },
+      ),
+
+    streamNative: (input, caller, signal, native) =>
+      serve(
+        nativeKind(native, true),
+        input,
+        caller,
+        signal,
+        async (turn): Promise<NativeStream> => {
+          const { p, hit, attempts, deadline, call } = turn;
+          if (hit) {
+            recordHit(p, hit, true);
+            return { kind: 'translated', chunks: replay(p.requestId, hit) };
+          }
+          const { result: opened, target } = await callTargets(
+            deps,
+            call,
+            attempts,
+            async (provider, c) => {
+              if (speaks(provider, native.api)) {
+                const events = provider.native!.forwardStream({ ...c, native });
+                const iterator = events[Symbol.asyncIterator]();
+                return { native: true as const, iterator, first: await iterator.next() };
+              }
+              const iterator = provider.chatStream(c)[Symbol.asyncIterator]();
+              return { native: false as const, iterator, first: await iterator.next() };
+            },
+          );
+          // As `stream`: past the first event the deadline no longer applies.
+          deadline.stopTimer();
+          turn.handOff();
+          const ttftMs = performance.now() - p.started;
+          const common = {
+            target,
+            attempts,
+            release: deadline.clear,
+            broken: (text: string, error: unknown) =>
+              broken(p, target, attempts, ttftMs, text, error),
+          };
+          if (!opened.native) {
+            const chunks = relay({
+              ...common,
+              id: p.requestId,
+              iterator: opened.iterator,
+              first: opened.first,
+              finish: (response) => finish(p, target, response, attempts, true, ttftMs).costUsd,
+            });
+            return { kind: 'translated', chunks: leavable(chunks, deadline.abort) };
+          }
+          const events = relayNative({
+            ...common,
+            iterator: opened.iterator,
+            first: opened.first,
+            finish: (response) => void finish(p, target, response, attempts, true, ttftMs),
+          });
+          const { provider, model } = target;
+          return {
+            kind: 'native',
+            id: p.requestId,
+            provider,
+            model,
+            events: leavable(events, deadline.abort),
+          };
+        },
+      ),
   };
   return gateway;
 }

@@ -60,6 +60,11 @@ export interface Kind<I> {
   bodies?: boolean;
   /** The GenAI operation its tries are traced as. @default chat */
   operation?: 'chat' | 'embeddings';
+  /**
+   * False: the request is neither looked up in the cache nor kept there (a body passed through
+   * as is holds more than the cache key sees). @default true
+   */
+  cacheable?(route: Route): boolean;
 }
 
 /** Everything known about one request before its upstream call. */
@@ -113,6 +118,7 @@ export function createServe(deps: ServeDeps) {
     kind.accept?.(request);
     const resolved = router.resolve(request.model, caller);
     const route = kind.narrow ? kind.narrow(resolved, request) : resolved;
+    if (kind.cacheable?.(route) === false) request.cache = 'BYPASS';
     const admitted = admitter.admit(request, caller, route.targets);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     trace?.admitted(admission.maxTokens);

@@ -24,10 +24,17 @@ const allowedHeaders = [
   // W3C Trace Context: a page's trace continues through Conduit (docs/telemetry.md).
   'traceparent',
   'tracestate',
+  // What the Anthropic SDK sends from a page (`dangerouslyAllowBrowser`), to /v1/messages.
+  'x-api-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'anthropic-dangerous-direct-browser-access',
 ];
 /** Headers a page may read from an answer: ids, who answered, and when to retry. */
 const exposedHeaders = [
   'x-request-id',
+  // Anthropic's name for it, which its SDK reads (`/v1/messages`).
+  'request-id',
   'x-conduit-provider',
   'x-conduit-cache',
   'x-conduit-cache-similarity',

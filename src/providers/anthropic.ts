@@ -1,6 +1,7 @@
 /**
  * The Anthropic Messages API adapter: where to call (`POST {baseUrl}/messages`, `x-api-key` and
- * `anthropic-version`) and how to translate, split by verb into the anthropic-*.ts modules.
+ * `anthropic-version`) and how to translate, split by verb into the anthropic-*.ts modules; and
+ * the pass-through of a client's own Messages body (`native`).
  *
  * @see https://docs.claude.com/en/api/messages
  */
@@ -23,4 +24,20 @@ export const anthropicAdapter: HttpAdapter = {
   parseChatResponse: parseAnthropicResponse,
   parseChatStream: parseAnthropicStream,
   parseError: parseAnthropicError,
+  // A client's own `POST /v1/messages` body, as sent, with its API version and betas.
+  native: {
+    api: 'anthropic-messages',
+    path: '/messages',
+    maxTokensField: 'max_tokens',
+    headers: (forwarded) => {
+      const headers: Record<string, string> = {};
+      for (const name of ['anthropic-version', 'anthropic-beta']) {
+        const value = forwarded[name];
+        if (value !== undefined) headers[name] = value;
+      }
+      return headers;
+    },
+    parseResponse: parseAnthropicResponse,
+    parseStream: parseAnthropicStream,
+  },
 };

@@ -1,17 +1,20 @@
 /**
  * The transport to upstream providers: one keep-alive undici Pool per origin, total and
  * first-byte timeouts, abort when the caller goes away, and SSE framing by eventsource-parser.
+ * The same calls carry a client's own body for a provider that speaks its API (`native`).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { Cancel, type CancelSignal } from '../gateway/cancel.js';
 import { UpstreamError } from '../gateway/errors.js';
 import type { ChatResponse, StreamEvent } from '../gateway/types.js';
+import { nativeBody, tapStream } from './native.js';
 import type {
   EmbeddingCall,
   EmbeddingResult,
   HttpAdapter,
   HttpRequestSpec,
+  NativeProvider,
   Provider,
   ProviderCall,
   ProviderType,
@@ -82,6 +85,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     key: string | undefined,
     signal: CancelSignal,
     stream: boolean,
+    forwarded?: Record<string, string>,
   ): Promise<OpenResponse> {
     signal.throwIfAborted();
     // The call's own: its timeout cancels this call only, not the request's other tries.
@@ -105,6 +109,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
           'content-type': 'application/json',
           accept: stream ? 'text/event-stream' : 'application/json',
           ...adapter.authHeaders(key),
+          ...forwarded,
         },
         body: JSON.stringify(spec.body),
         signal: cancel,
@@ -122,11 +127,64 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
     }
   }
 
+  /** Reads a stream's SSE events with `parse`; the body is let go as `chatStream` says. */
+  async function* streamOf<E>(
+    response: OpenResponse,
+    signal: CancelSignal,
+    parse: (events: AsyncIterable<EventSourceMessage>) => AsyncIterable<E>,
+  ): AsyncGenerator<E> {
+    const { body } = response;
+    let finished = false;
+    try {
+      // Not destroyed when the parser stops reading at the stream's end: see below.
+      const bytes = body.iterator({ destroyOnReturn: false });
+      yield* parse(sseMessages(bytes));
+      finished = true;
+    } catch (error) {
+      throw toUpstreamError(error, response.timedOut(), signal, options.name);
+    } finally {
+      response.done();
+      // Finished: what follows the last event is read, so the connection goes back to the
+      // pool. Else the consumer left early: stop the upstream, nobody pays for unread tokens.
+      if (finished) readRest(body);
+      else if (!body.destroyed) body.on('error', () => {}).destroy();
+    }
+  }
+
+  const wire = adapter.native;
+  const native: NativeProvider | undefined = wire && {
+    api: wire.api,
+    async forward(call) {
+      const context = { model: call.model, request: call.request };
+      const spec = { path: wire.path, body: nativeBody(wire, call, false) };
+      const headers = wire.headers(call.native.headers);
+      const response = await open(spec, call.key, call.signal, false, headers);
+      try {
+        const body: unknown = await response.body.json();
+        return { body, response: wire.parseResponse(body, context) };
+      } catch (error) {
+        throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
+      } finally {
+        response.done();
+      }
+    },
+    async *forwardStream(call) {
+      const context = { model: call.model, request: call.request };
+      const spec = { path: wire.path, body: nativeBody(wire, call, true) };
+      const headers = wire.headers(call.native.headers);
+      const response = await open(spec, call.key, call.signal, true, headers);
+      yield* streamOf(response, call.signal, (events) =>
+        tapStream(events, (feed) => wire.parseStream(feed, context)),
+      );
+    },
+  };
+
   return {
     name: options.name,
     type: options.type,
     models: options.models,
     images: options.images ?? true,
+    ...(native && { native }),
 
     async chat(call: ProviderCall): Promise<ChatResponse> {
       const context = { model: call.model, request: call.request };
@@ -145,22 +203,7 @@ export function createHttpProvider(options: HttpProviderOptions): Provider {
       const context = { model: call.model, request: call.request };
       const spec = adapter.chatRequest(call.request, { model: call.model, stream: true });
       const response = await open(spec, call.key, call.signal, true);
-      const { body } = response;
-      let finished = false;
-      try {
-        // Not destroyed when the parser stops reading at the stream's end: see below.
-        const bytes = body.iterator({ destroyOnReturn: false });
-        yield* adapter.parseChatStream(sseMessages(bytes), context);
-        finished = true;
-      } catch (error) {
-        throw toUpstreamError(error, response.timedOut(), call.signal, options.name);
-      } finally {
-        response.done();
-        // Finished: what follows the last event is read, so the connection goes back to the
-        // pool. Else the consumer left early: stop the upstream, nobody pays for unread tokens.
-        if (finished) readRest(body);
-        else if (!body.destroyed) body.on('error', () => {}).destroy();
-      }
+      yield* streamOf(response, call.signal, (events) => adapter.parseChatStream(events, context));
     },
 
     ...(adapter.embeddings && {

@@ -9,6 +9,7 @@
 import { convertToOpenAIChatBody, mapOpenAIToolChoice } from './openai-request.js';
 import { openAIEmbeddings } from './openai-embeddings.js';
 import { parseOpenAIError } from './openai-errors.js';
+import { openaiResponsesWire } from './openai-responses.js';
 import { mapOpenAIFinishReason, parseOpenAIChatResponse } from './openai-response.js';
 import { parseOpenAIChatStream } from './openai-stream.js';
 import type { OpenAIDialect } from './openai-wire.js';
@@ -49,10 +50,11 @@ const openaiDialect: OpenAIDialect = {
   dimensionsField: 'dimensions',
 };
 
-export const openaiAdapter: HttpAdapter = createOpenAIAdapter(
-  openaiDialect,
-  'https://api.openai.com/v1',
-);
+/** OpenAI itself also takes a client's own Responses body as is (`openai-responses.ts`). */
+export const openaiAdapter: HttpAdapter = {
+  ...createOpenAIAdapter(openaiDialect, 'https://api.openai.com/v1'),
+  native: openaiResponsesWire,
+};
 
 /** Ollama, vLLM and friends know `max_tokens` only; their baseUrl must be configured. */
 export const openaiCompatibleAdapter: HttpAdapter = createOpenAIAdapter(

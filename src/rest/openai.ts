@@ -74,8 +74,9 @@ export async function handleOpenAI(
       if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
       const call = toResponsesCall(body, cacheControlsOf(req.headers));
       const signal = cancelWhenGone(res);
-      if (call.stream) return await streamResponse(services, caller, call, res, signal);
-      return send(res, await createResponse(services, caller, call, signal));
+      const json = body as Record<string, unknown>;
+      if (call.stream) return await streamResponse(services, caller, call, json, res, signal);
+      return send(res, await createResponse(services, caller, call, json, signal));
     }
     if (path.startsWith('/v1/responses/')) {
       const id = decodeId('response', path.slice('/v1/responses/'.length));

@@ -1,8 +1,8 @@
 /**
  * A fake Anthropic Messages server, and builders of the wire bodies and streams it sends, as the
  * API sends them (PROVIDERS.md §2): message bodies; named SSE events (the SDK drops unnamed
- * ones) with a `ping`, `input_json_delta` fragments, cumulative `message_delta` usage and
- * `message_stop`; error bodies with the real statuses (401, 400, 429 with `retry-after` and
+ * ones) with a `ping`, `thinking` blocks (`thinking_delta`, `signature_delta`),
+ * `input_json_delta` fragments, cumulative `message_delta` usage and `message_stop`; error bodies with the real statuses (401, 400, 429 with `retry-after` and
  * `anthropic-ratelimit-*-reset`, 500, 529) and the in-band `error` event.
  */
 import {
@@ -50,6 +50,7 @@ function stopReason(reply: FakeReply): string {
 /** A whole `type: "message"` body. */
 export function anthropicMessage(reply: FakeReply, model: string, id = 'msg_fake'): unknown {
   const content: Record<string, unknown>[] = [];
+  if (reply.thinking !== undefined) content.push(thinkingBlock(reply.thinking));
   if (reply.text) content.push({ type: 'text', text: reply.text });
   for (const call of reply.toolCalls ?? []) {
     content.push({
@@ -71,6 +72,13 @@ export function anthropicMessage(reply: FakeReply, model: string, id = 'msg_fake
   };
 }
 
+/** A `thinking` block, with the signature the API adds to check it when it is sent back. */
+export const thinkingBlock = (thinking: string) => ({
+  type: 'thinking',
+  thinking,
+  signature: `EqQBCgIYAhIM${Buffer.from(thinking).toString('base64')}`,
+});
+
 /** Text in the pieces a model streams: a word and its trailing space each. */
 export const textPieces = (text: string): string[] => text.match(/\s*\S+\s*/g) ?? [text];
 
@@ -89,6 +97,22 @@ export function anthropicStreamEvents(
     ),
   ];
   let index = 0;
+  if (reply.thinking !== undefined) {
+    const { signature } = thinkingBlock(reply.thinking);
+    events.push(
+      blockStart(index, { type: 'thinking', thinking: '', signature: '' }),
+      ...textPieces(reply.thinking).map((thinking) => ({
+        event: 'content_block_delta',
+        data: { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } },
+      })),
+      {
+        event: 'content_block_delta',
+        data: { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature } },
+      },
+      blockStop(index),
+    );
+    index++;
+  }
   if (reply.text) {
     events.push(
       blockStart(index, { type: 'text', text: '' }),

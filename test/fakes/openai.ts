@@ -1,6 +1,7 @@
 /**
  * A fake OpenAI (and OpenAI-compatible) server: `POST /v1/chat/completions`, JSON or SSE as the
- * request asks, and `POST /v1/embeddings`. It streams the way OpenAI does: a role chunk first,
+ * request asks, and `POST /v1/embeddings`; OpenAI itself also `POST /v1/responses`
+ * (`openai-responses.ts`). It streams the way OpenAI does: a role chunk first,
  * text in word pieces, tool calls in fragments by `index` (id and name on the first only), a
  * finishing chunk with an empty delta, the usage-only chunk with `choices: []` when
  * `stream_options.include_usage` asked for it, then `data: [DONE]` and the end of the body.
@@ -16,6 +17,12 @@ import {
 } from '../helpers/fake-upstream.js';
 import type { FakeFailure, FakeReply, FakeToolCall, ProviderFake } from './types.js';
 import { checkOpenAIImages } from './images.js';
+import {
+  lastInputText,
+  responseBody,
+  responseErrorEvent,
+  responseStreamEvents,
+} from './openai-responses.js';
 
 export interface WireFakeOptions {
   /** Only these keys are let in (`Authorization: Bearer`); absent: any or none. */
@@ -71,6 +78,8 @@ export interface ChatWire {
   doneEvent: string;
   failure(failure: HttpFailure): Scenario;
   embeddings(call: RecordedCall): unknown;
+  /** Whether `POST {versionPath}/responses` (the Responses API) is served too. */
+  responses?: boolean;
 }
 
 export const sseEvent = (data: unknown): string =>
@@ -167,10 +176,14 @@ export async function createChatWireFake(
   const answers: (FakeReply | FakeFailure)[] = [];
   const chatPath = `${wire.versionPath}/chat/completions`;
   const embeddingsPath = `${wire.versionPath}/embeddings`;
+  const responsesPath = wire.responses ? `${wire.versionPath}/responses` : undefined;
 
   const respond = (call: RecordedCall): Scenario => {
     const path = call.url.split('?')[0];
-    if (call.method !== 'POST' || (path !== chatPath && path !== embeddingsPath)) {
+    if (
+      call.method !== 'POST' ||
+      (path !== chatPath && path !== embeddingsPath && path !== responsesPath)
+    ) {
       return wire.notFound(call);
     }
     const key = bearer(call.headers);
@@ -180,6 +193,7 @@ export async function createChatWireFake(
     if (refusal) return refusal;
     const badImage = path === chatPath ? checkOpenAIImages(call.json) : undefined;
     if (badImage !== undefined) return wire.invalidImage(badImage);
+    if (path === responsesPath) return respondResponses(call);
     if (path === embeddingsPath) {
       const head = answers[0];
       if (head && 'fail' in head && isHttpFailure(head))
@@ -193,6 +207,28 @@ export async function createChatWireFake(
     if (!stream) return { kind: 'json', body: wire.completion(reply) };
     const writes = toWrites(wire.streamEvents(reply, call), { ...options, ...answer });
     return { kind: 'stream', writes };
+  };
+
+  /** `POST /v1/responses`: the next answer as a Response object, or its stream. */
+  const respondResponses = (call: RecordedCall): Scenario => {
+    const answer = answers.shift();
+    const stream = isRecord(call.json) && call.json.stream === true;
+    const model = isRecord(call.json) ? call.json.model : undefined;
+    const asChat = { model, messages: [{ role: 'user', content: lastInputText(call.json) }] };
+    if (answer && 'fail' in answer) {
+      if (isHttpFailure(answer)) return wire.failure(answer);
+      if (answer.fail === 'hang') return { kind: 'hang' };
+      if (!stream) return wire.failure({ fail: 'server' });
+      const reply = resolveReply({ text: answer.text ?? 'Hello there' }, asChat);
+      const first = responseStreamEvents(reply, call.json, undefined, true);
+      if (answer.fail === 'stream_error')
+        return { kind: 'stream', writes: [...first, responseErrorEvent(first.length)] };
+      return { kind: answer.fail === 'stall_after_first_token' ? 'stall' : 'cut', writes: first };
+    }
+    const reply = resolveReply(answer, asChat);
+    if (!stream) return { kind: 'json', body: responseBody(reply, call.json, answer?.thinking) };
+    const events = responseStreamEvents(reply, call.json, answer?.thinking);
+    return { kind: 'stream', writes: toWrites(events, { ...options, ...answer }) };
   };
 
   const failureScenario = (failure: FakeFailure, call: RecordedCall, stream: boolean): Scenario => {
@@ -470,6 +506,7 @@ export async function createOpenAIFake(options: OpenAIFakeOptions = {}): Promise
       errorEvent: () => sseEvent(openaiErrors.inStream),
       doneEvent: sseEvent('[DONE]'),
       failure: openaiFailure,
+      responses: true,
       embeddings: (call) => {
         const json = isRecord(call.json) ? call.json : {};
         const dimensions = typeof json.dimensions === 'number' ? json.dimensions : undefined;

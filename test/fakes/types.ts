@@ -19,6 +19,11 @@ export interface FakeReply {
   finish?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
   /** @default { prompt: 11, completion: number of words, cached: 0 } */
   usage?: { prompt: number; completion: number; cached?: number };
+  /**
+   * The model's thinking, before its answer: Anthropic's `thinking` block (with a signature),
+   * OpenAI Responses' `reasoning` item (its summary). Not sent by the Chat Completions fakes.
+   */
+  thinking?: string;
   /** The model the answer names (a dated snapshot, say). @default the model asked */
   model?: string;
   /** Streams only: bytes per write (events split across writes); default one write per event. */

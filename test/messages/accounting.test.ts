@@ -1,8 +1,8 @@
 /**
  * One accounting for every route: the same traffic sent through GraphQL, chat completions,
- * messages and embeddings meets the same rate limit, is charged to the same budget, and leaves
- * the same usage rows, each recorded with its route (`usage(groupBy: [ROUTE])`). A new route is
- * one entry in `routes`.
+ * responses (passed through to the OpenAI upstream as is), messages (translated) and embeddings
+ * meets the same rate limit, is charged to the same budget, and leaves the same usage rows, each
+ * recorded with its route (`usage(groupBy: [ROUTE])`). A new route is one entry in `routes`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAIFake } from '../fakes/openai.js';
@@ -80,6 +80,19 @@ const routes: RouteCase[] = [
           '/v1/messages',
           { model: 'fast', max_tokens: 100, messages: [{ role: 'user', content: PROMPT }] },
           { 'x-api-key': key, 'anthropic-version': '2023-06-01' },
+        ),
+      ),
+  },
+  {
+    route: 'responses',
+    chat: true,
+    send: async (gw, key) =>
+      byStatus(
+        await post(
+          gw,
+          '/v1/responses',
+          { model: 'fast', max_output_tokens: 100, input: PROMPT },
+          { authorization: `Bearer ${key}` },
         ),
       ),
   },

@@ -144,10 +144,11 @@ describe('/v1/messages on the wire', () => {
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text();
     const events = [...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+    // An Anthropic target's own events, in the order it sent them (its ping after the block).
     expect(events).toEqual([
       'message_start',
-      'ping',
       'content_block_start',
+      'ping',
       'content_block_delta',
       'content_block_delta',
       'content_block_delta',

@@ -73,20 +73,20 @@ describe('stored responses', () => {
   });
 
   it('a continued conversation carries every earlier turn, but not earlier instructions', async () => {
-    const fake = setup.fakes.get('openai')!;
+    const fake = setup.fakes.get('openai-compatible')!;
     fake.next({ text: 'first answer' }, { text: 'second answer' }, { text: 'third answer' });
     const one = await app.responses.create({
-      model: 'alias-openai',
+      model: 'alias-openai-compatible',
       instructions: 'OLD INSTRUCTIONS',
       input: 'first question',
     });
     const two = await app.responses.create({
-      model: 'alias-openai',
+      model: 'alias-openai-compatible',
       input: 'second question',
       previous_response_id: one.id,
     });
     await app.responses.create({
-      model: 'alias-openai',
+      model: 'alias-openai-compatible',
       instructions: 'NEW INSTRUCTIONS',
       input: 'third question',
       previous_response_id: two.id,
@@ -103,12 +103,15 @@ describe('stored responses', () => {
   });
 
   it('resolves item_reference input items from the client’s stored outputs', async () => {
-    const fake = setup.fakes.get('openai')!;
+    const fake = setup.fakes.get('openai-compatible')!;
     fake.next({ text: 'referenced answer' });
-    const made = await app.responses.create({ model: 'alias-openai', input: 'question one' });
+    const made = await app.responses.create({
+      model: 'alias-openai-compatible',
+      input: 'question one',
+    });
     const itemId = made.output[0]!.id!;
     await app.responses.create({
-      model: 'alias-openai',
+      model: 'alias-openai-compatible',
       input: [
         { role: 'user', content: 'question one' },
         { type: 'item_reference', id: itemId },

@@ -3,8 +3,10 @@
  * Programs written for Anthropic's API (its SDKs, Claude Code) work by changing their base URL
  * to Conduit's and their key to a Conduit client key. Every request takes the gateway's one
  * pipeline, as `/v1/chat/completions` does (auth, limits, budgets, cache, routing, retries,
- * fallback, usage with route `messages`); whatever provider answers, by translation. Every
- * failure is answered in Anthropic's error shape.
+ * fallback, usage with route `messages`). An Anthropic target gets the client's body as sent
+ * (`gateway/native.ts`: our model name and key, its `anthropic-version` and `anthropic-beta`)
+ * and its answer goes back as is; any other provider answers by translation. Every failure is
+ * answered in Anthropic's error shape.
  *
  * @see https://docs.claude.com/en/api/messages
  */
@@ -13,6 +15,7 @@ import { badInput } from '../../gateway/errors.js';
 import { requestIdOf } from '../../gateway/gateway.js';
 import { newRequestId } from '../../gateway/ids.js';
 import type { Caller } from '../../gateway/types.js';
+import type { NativeRequest } from '../../providers/types.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
 import { BodyAborted, readBody, tooLarge } from '../../http/body.js';
 import type { Services } from '../../services.js';
@@ -20,7 +23,7 @@ import { countPromptTokens } from '../../usage/tokens.js';
 import { cacheControlsOf } from '../cache-headers.js';
 import { conduitHeaders, type Reply } from '../convert.js';
 import { anthropicError, toAnthropicError } from './errors.js';
-import { toMessagesCall, toPrompt } from './request.js';
+import { toMessagesCall, toPrompt, type MessagesCall } from './request.js';
 import { toMessage } from './response.js';
 import { streamMessages } from './stream.js';
 
@@ -31,7 +34,7 @@ export const isMessagesPath = (path: string): boolean =>
 /**
  * The key as Anthropic clients send it: `x-api-key`, or `Authorization: Bearer` (the SDK since
  * 1.0, and OAuth-style tools). `anthropic-version` and `anthropic-beta` are accepted, whatever
- * their value: the answer's shape is the same.
+ * their value, and passed on to an Anthropic target; a translated answer's shape is the same.
  */
 function authenticate(services: Services, req: IncomingMessage): Caller {
   const key = req.headers['x-api-key'];
@@ -74,9 +77,15 @@ export async function handleMessages(
     if (body === tooLarge) return send(res, bodyTooLarge(maxBodyBytes));
     if (path === '/v1/messages/count_tokens') return send(res, countTokens(services, caller, body));
     const call = toMessagesCall(body, cacheControlsOf(req.headers));
+    const native = nativeRequest(req, body as Record<string, unknown>, call);
     const signal = cancelWhenGone(res);
-    if (call.stream) return await streamMessages(services, caller, call, res, signal);
-    const completion = await services.gateway.complete(call.request, caller, signal);
+    if (call.stream) return await streamMessages(services, caller, call, native, res, signal);
+    const { completion, native: answer } = await services.gateway.completeNative(
+      call.request,
+      caller,
+      signal,
+      native,
+    );
     return send(res, {
       status: 200,
       headers: {
@@ -88,7 +97,7 @@ export async function handleMessages(
         ),
         'request-id': completion.id,
       },
-      body: toMessage(completion),
+      body: answer ?? toMessage(completion),
     });
   } catch (error) {
     if (error instanceof BodyAborted) throw error;
@@ -99,6 +108,20 @@ export async function handleMessages(
     }
     send(res, withHeaders(toAnthropicError(error), error));
   }
+}
+
+/** The body as an Anthropic target gets it, with the headers of Anthropic's API it passes on. */
+function nativeRequest(
+  req: IncomingMessage,
+  body: Record<string, unknown>,
+  call: MessagesCall,
+): NativeRequest {
+  const headers: Record<string, string> = {};
+  for (const name of ['anthropic-version', 'anthropic-beta']) {
+    const value = req.headers[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return { api: 'anthropic-messages', body, headers, untranslatable: call.untranslatable };
 }
 
 /**

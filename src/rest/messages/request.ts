@@ -18,6 +18,7 @@ import type {
   ToolChoice,
   ToolSpec,
 } from '../../gateway/types.js';
+import type { Untranslatable } from '../../providers/types.js';
 import { isObject, wrongType, asString, optionalNumber, shown, type Json } from '../json-fields.js';
 import { DEFAULT_CACHE_CONTROLS, type CacheControls } from '../cache-headers.js';
 
@@ -25,13 +26,19 @@ import { DEFAULT_CACHE_CONTROLS, type CacheControls } from '../cache-headers.js'
 export interface MessagesCall {
   request: ChatRequest;
   stream: boolean;
+  /**
+   * What translation cannot carry: only an Anthropic target, which gets the body as is, may
+   * serve it (the gateway refuses it otherwise).
+   */
+  untranslatable: Untranslatable[];
 }
 
 /**
  * Fields that change the answer and that translation cannot carry, with the test that one asks
- * for more than the default. (`metadata` gives the user; `service_tier`, `thinking`,
- * `context_management` and `cache_control` are accepted and ignored: they change how the model
- * works or bills, not what it is asked.)
+ * for more than the default: an Anthropic target gets them as sent, any other refuses them.
+ * (`metadata` gives the user; `service_tier`, `thinking`, `context_management` and
+ * `cache_control` pass through to an Anthropic target, and are ignored by translation: they
+ * change how the model works or bills, not what it is asked.)
  */
 const unsupported: readonly [string, (value: unknown) => boolean][] = [
   ['top_k', () => true],
@@ -47,13 +54,14 @@ export function toMessagesCall(
   cache: CacheControls = DEFAULT_CACHE_CONTROLS,
 ): MessagesCall {
   if (!isObject(body)) throw badInput('body', 'the body must be a JSON object');
+  const untranslatable: Untranslatable[] = [];
   for (const [name, isUnsupported] of unsupported) {
     const value = body[name];
     if (value !== undefined && value !== null && isUnsupported(value)) {
-      throw badInput(name, `${name} is not supported by this gateway`);
+      untranslatable.push({ field: name, message: `${name} ${onlyAnthropic}` });
     }
   }
-  const request = toPrompt(body);
+  const request = toPrompt(body, untranslatable);
   request.cache = cache.mode;
   if (cache.options) request.cacheOptions = cache.options;
   const maxTokens = body.max_tokens;
@@ -78,14 +86,18 @@ export function toMessagesCall(
   }
   const stream = body.stream ?? false;
   if (typeof stream !== 'boolean') throw wrongType('stream', 'a boolean');
-  return { request, stream };
+  return { request, stream, untranslatable };
 }
+
+const onlyAnthropic =
+  'is not supported by this gateway unless an Anthropic provider serves the model';
 
 /**
  * What `count_tokens` and `messages` share: model, system, messages, tools and tool_choice.
- * Throws BAD_USER_INPUT.
+ * Throws BAD_USER_INPUT. Given `untranslatable`, a server tool is listed there (and left out of
+ * the request) rather than refused.
  */
-export function toPrompt(body: unknown): ChatRequest {
+export function toPrompt(body: unknown, untranslatable?: Untranslatable[]): ChatRequest {
   if (!isObject(body)) throw badInput('body', 'the body must be a JSON object');
   const messages: ChatMessage[] = [];
   const system = toSystem(body.system);
@@ -99,7 +111,10 @@ export function toPrompt(body: unknown): ChatRequest {
     cache: 'DEFAULT',
     route: 'messages',
   };
-  if (body.tools !== undefined && body.tools !== null) request.tools = toTools(body.tools);
+  if (body.tools !== undefined && body.tools !== null) {
+    const tools = toTools(body.tools, untranslatable);
+    if (tools.length > 0) request.tools = tools;
+  }
   const choice = body.tool_choice;
   if (choice !== undefined && choice !== null) {
     const toolChoice = toToolChoice(choice);
@@ -260,16 +275,20 @@ function toImageSource(source: unknown, at: string) {
   );
 }
 
-function toTools(value: unknown): ToolSpec[] {
+function toTools(value: unknown, untranslatable?: Untranslatable[]): ToolSpec[] {
   if (!Array.isArray(value)) throw wrongType('tools', 'an array');
-  return value.map((tool: unknown, i) => {
+  const specs: ToolSpec[] = [];
+  value.forEach((tool: unknown, i) => {
     const at = `tools[${i}]`;
     if (!isObject(tool)) throw wrongType(at, 'an object');
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
-      throw badInput(
-        `${at}.type`,
-        `server tools (${shown(tool.type)}) are not supported: only custom tools`,
-      );
+      const message = `server tools (${shown(tool.type)}) are not supported: only custom tools`;
+      if (!untranslatable) throw badInput(`${at}.type`, message);
+      untranslatable.push({
+        field: `${at}.type`,
+        message: `${message}, unless an Anthropic provider serves the model`,
+      });
+      return;
     }
     const spec: ToolSpec = { name: requiredString(tool, 'name', at) };
     const description = tool.description;
@@ -280,8 +299,9 @@ function toTools(value: unknown): ToolSpec[] {
     if (!isObject(schema)) throw wrongType(`${at}.input_schema`, 'a JSON Schema object');
     checkDepth(`${at}.input_schema`, schema);
     spec.parameters = schema;
-    return spec;
+    specs.push(spec);
   });
+  return specs;
 }
 
 /** @see https://docs.claude.com/en/docs/agents-and-tools/tool-use/implement-tool-use#forcing-tool-use */

@@ -1,9 +1,11 @@
 /**
- * Streams an answer as Anthropic's named events: `message_start`, a `ping`, the text as one
- * `text` block of `text_delta`s, each tool call as a `tool_use` block with its arguments in an
- * `input_json_delta`, then `message_delta` (stop reason and usage) and `message_stop`. The first
- * chunk is in hand before the headers go out, so a failure before it is an ordinary error
- * status; a failure after it (a stream cut upstream) is an `error` event, never a silent end.
+ * Streams an answer as Anthropic's named events. An Anthropic target's own events go out as
+ * they came (`native-sse.ts`); any other answer is written here as `message_start`, a `ping`,
+ * the text as one `text` block of `text_delta`s, each tool call as a `tool_use` block with its
+ * arguments in an `input_json_delta`, then `message_delta` (stop reason and usage) and
+ * `message_stop`. The first chunk is in hand before the headers go out, so a failure before it
+ * is an ordinary error status; a failure after it (a stream cut upstream) is an `error` event,
+ * never a silent end.
  *
  * @see https://docs.claude.com/en/api/messages-streaming
  */
@@ -13,7 +15,9 @@ import type { ClientSignal } from '../../gateway/gateway.js';
 import type { Caller, CompletionChunk } from '../../gateway/types.js';
 import { openSse, type SseStream } from '../../http/sse.js';
 import type { Services } from '../../services.js';
+import type { NativeRequest } from '../../providers/types.js';
 import { conduitHeaders } from '../convert.js';
+import { relaySse } from '../native-sse.js';
 import { streamErrorData } from './errors.js';
 import type { MessagesCall } from './request.js';
 import { mapStopReason, messageId, toAnthropicUsage, toolUseBlock } from './response.js';
@@ -24,11 +28,19 @@ export async function streamMessages(
   services: Services,
   caller: Caller,
   call: MessagesCall,
+  native: NativeRequest,
   res: ServerResponse,
   signal: ClientSignal,
 ): Promise<void> {
-  const chunks = await services.gateway.stream(call.request, caller, signal);
-  const iterator = chunks[Symbol.asyncIterator]();
+  const stream = await services.gateway.streamNative(call.request, caller, signal, native);
+  if (stream.kind === 'native') {
+    // An Anthropic target: its own events, as they came.
+    return relaySse(res, stream.events, {
+      headers: { ...conduitHeaders(stream.provider, false, stream.id), 'request-id': stream.id },
+      errorEvents: (error) => [{ event: 'error', data: streamErrorData(error) }],
+    });
+  }
+  const iterator = stream.chunks[Symbol.asyncIterator]();
   let next = await iterator.next();
   if (next.done) throw new Error('the gateway gave an empty stream');
   const first = next.value;

@@ -1,9 +1,10 @@
 /**
  * `POST /v1/responses` (whole answers), `GET` and `DELETE /v1/responses/{id}`: the Responses API
- * served by translation through the gateway, as `/v1/chat/completions` is, so authentication,
- * limits, budgets, the cache, routing, retries, fallback, usage, logs and metrics hold the same.
- * Stored responses live in the usage database, per client; `previous_response_id` prepends the
- * stored conversation.
+ * served through the gateway, as `/v1/chat/completions` is, so authentication, limits, budgets,
+ * the cache, routing, retries, fallback, usage, logs and metrics hold the same. An OpenAI target
+ * gets the client's body as sent and its answer goes back as is (`native.ts`); any other
+ * provider answers by translation. Stored responses live in the usage database, per client;
+ * `previous_response_id` prepends the stored conversation.
  *
  * @see https://platform.openai.com/docs/api-reference/responses
  */
@@ -13,6 +14,7 @@ import { newRequestId } from '../../gateway/ids.js';
 import type { Services } from '../../services.js';
 import { conduitHeaders, type Reply } from '../convert.js';
 import { openAIError } from '../errors.js';
+import { asSent, nativeResponsesRequest } from './native.js';
 import type { InputItem, ResponsesCall } from './request.js';
 import {
   finish,
@@ -43,6 +45,8 @@ export interface Conversation {
   request: ChatRequest;
   /** What a stored answer keeps to be continued: earlier turns and this input. */
   history: ChatMessage[];
+  /** The earlier turns alone (`previous_response_id`'s), empty when it continues none. */
+  previous: ChatMessage[];
 }
 
 /** The oldest creation time (ms) a stored response may have and still be served. */
@@ -58,15 +62,16 @@ export async function toConversation(
   const store = services.usage.responses;
   const since = notBefore(services);
   let history: ChatMessage[] = [];
+  let previous: ChatMessage[] = [];
   if (call.previousResponseId !== null) {
-    const previous = await store.get(call.previousResponseId, caller.clientId, since);
-    if (!previous) {
+    const stored = await store.get(call.previousResponseId, caller.clientId, since);
+    if (!stored) {
       throw new ResponseNotFound(
         'previous_response_id',
         `Previous response with id '${call.previousResponseId}' not found.`,
       );
     }
-    history = previous.history as ChatMessage[];
+    history = previous = stored.history as ChatMessage[];
   }
   const input = await resolveReferences(call.input, async (itemId) => {
     const id = responseIdOfItem(itemId);
@@ -95,7 +100,7 @@ export async function toConversation(
   if (call.user !== undefined) request.user = call.user;
   if (call.responseFormat) request.responseFormat = call.responseFormat;
   if (call.cacheOptions) request.cacheOptions = call.cacheOptions;
-  return { request, history };
+  return { request, history, previous };
 }
 
 async function resolveReferences(
@@ -121,7 +126,7 @@ export async function keep(
   response: Json,
   createdAt: number,
 ): Promise<void> {
-  if (!call.store) return;
+  if (!call.store || typeof response.id !== 'string' || !Array.isArray(response.output)) return;
   const store = services.usage.responses;
   const output = response.output as unknown[];
   try {
@@ -142,11 +147,25 @@ export async function createResponse(
   services: Services,
   caller: Caller,
   call: ResponsesCall,
+  body: Json,
   signal: ClientSignal,
 ): Promise<Reply> {
   const createdAt = Date.now();
   const conversation = await toConversation(services, caller, call);
-  const completion = await services.gateway.complete(conversation.request, caller, signal);
+  const native = nativeResponsesRequest(body, call, conversation.previous);
+  const { completion, native: answer } = native
+    ? await services.gateway.completeNative(conversation.request, caller, signal, native)
+    : { completion: await services.gateway.complete(conversation.request, caller, signal) };
+  if (answer !== undefined) {
+    // An OpenAI target's own Response, as is; kept under its own id.
+    asSent(answer as Json, call);
+    await keep(services, caller, call, conversation, answer as Json, createdAt);
+    return {
+      status: 200,
+      headers: conduitHeaders(completion.provider, completion.cached, completion.id),
+      body: answer,
+    };
+  }
   const base = { id: responseId(completion.id), createdAt, model: completion.model, call };
   const output = outputItems(completion.id, completion.content, completion.toolCalls);
   const response = finish(

@@ -18,6 +18,7 @@ import type {
   ToolChoice,
   ToolSpec,
 } from '../../gateway/types.js';
+import type { Untranslatable } from '../../providers/types.js';
 import {
   isObject,
   wrongType,
@@ -53,6 +54,8 @@ export interface ResponsesCall {
   toolChoice?: ToolChoice;
   user?: string;
   responseFormat?: ResponseFormat;
+  /** What only an OpenAI target may serve (it gets the body as is); translation refuses it. */
+  untranslatable: Untranslatable[];
   /** Echoed in the Response object as given. */
   echo: {
     /** `text.format`: `{type: 'text'}` or the JSON format asked. */
@@ -67,16 +70,23 @@ export interface ResponsesCall {
 /**
  * Parameters we cannot honour, each with the test that it asks for something other than the
  * default. (`metadata`, `parallel_tool_calls`, `truncation`, `service_tier`, `reasoning`,
- * `prompt_cache_key`, `safety_identifier`, `include` and the like are accepted: they do not
- * change what the model says here.)
+ * `prompt_cache_key`, `safety_identifier`, `include` and the like are accepted: an OpenAI
+ * target gets them as sent, and translation ignores them.) These name state kept at OpenAI,
+ * under Conduit's key, that our stored responses do not hold: refused whatever the target.
  */
 const unsupported: readonly [string, (value: unknown) => boolean][] = [
   ['background', (v) => v !== false],
   ['conversation', () => true],
   ['prompt', () => true],
+];
+
+/** These change the answer and translation cannot carry them: only an OpenAI target may. */
+const untranslatable: readonly [string, (value: unknown) => boolean][] = [
   ['top_logprobs', (v) => v !== 0],
   ['max_tool_calls', () => true],
 ];
+
+const onlyOpenAI = 'unless an OpenAI provider serves the model';
 
 /** A parsed body → ResponsesCall. Throws BAD_USER_INPUT. */
 export function toResponsesCall(
@@ -90,9 +100,17 @@ export function toResponsesCall(
       throw badInput(name, `${name} ${shown(value)} is not supported by this gateway`);
     }
   }
+  const only: Untranslatable[] = [];
+  for (const [name, isUntranslatable] of untranslatable) {
+    const value = body[name];
+    if (value !== undefined && value !== null && isUntranslatable(value)) {
+      only.push({ field: name, message: `${name} ${shown(value)} is not supported ${onlyOpenAI}` });
+    }
+  }
   const model = requiredString(body, 'model');
   const call: ResponsesCall = {
     model,
+    untranslatable: only,
     input: toInput(body.input),
     instructions: optionalString(body, 'instructions') ?? null,
     previousResponseId: optionalString(body, 'previous_response_id') ?? null,
@@ -115,7 +133,7 @@ export function toResponsesCall(
   const maxTokens = optionalNumber(body, 'max_output_tokens');
   if (maxTokens !== undefined) call.maxTokens = maxTokens;
   if (body.tools !== undefined && body.tools !== null) {
-    call.tools = toTools(body.tools);
+    call.tools = toTools(body.tools, only);
     call.echo.tools = call.tools.map((tool) => ({
       type: 'function',
       name: tool.name,
@@ -257,12 +275,21 @@ function toText(value: unknown, at: string): string {
   return parts.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
 }
 
-function toTools(value: unknown): ToolSpec[] {
+/** Function tools; a built-in one (web search…) is listed in `only`, for an OpenAI target. */
+function toTools(value: unknown, only: Untranslatable[]): ToolSpec[] {
   if (!Array.isArray(value)) throw wrongType('tools', 'an array');
-  return value.map((tool: unknown, i) => {
+  const specs: ToolSpec[] = [];
+  value.forEach((tool: unknown, i) => {
     const at = `tools[${i}]`;
-    if (!isObject(tool) || tool.type !== 'function') {
+    if (!isObject(tool) || typeof tool.type !== 'string') {
       throw badInput(`${at}.type`, 'only tools of type "function" are supported');
+    }
+    if (tool.type !== 'function') {
+      only.push({
+        field: `${at}.type`,
+        message: `only tools of type "function" are supported, ${onlyOpenAI}`,
+      });
+      return;
     }
     const spec: ToolSpec = { name: requiredString(tool, 'name', at) };
     const description = optionalString(tool, 'description', at);
@@ -272,8 +299,9 @@ function toTools(value: unknown): ToolSpec[] {
       checkDepth(`${at}.parameters`, tool.parameters);
       spec.parameters = tool.parameters;
     }
-    return spec;
+    specs.push(spec);
   });
+  return specs;
 }
 
 function toToolChoice(value: unknown): ToolChoice {

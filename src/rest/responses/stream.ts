@@ -14,12 +14,15 @@
 import type { ServerResponse } from 'node:http';
 import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { ClientSignal } from '../../gateway/gateway.js';
+import type { NativeStream } from '../../gateway/native.js';
 import type { Caller, CompletionChunk } from '../../gateway/types.js';
 import { openSse } from '../../http/sse.js';
 import type { Services } from '../../services.js';
 import { conduitHeaders } from '../convert.js';
 import { toOpenAIError } from '../errors.js';
-import { keep, toConversation } from './create.js';
+import { relaySse } from '../native-sse.js';
+import { keep, toConversation, type Conversation } from './create.js';
+import { asSent, nativeResponsesRequest } from './native.js';
 import type { ResponsesCall } from './request.js';
 import {
   finish,
@@ -36,12 +39,27 @@ export async function streamResponse(
   services: Services,
   caller: Caller,
   call: ResponsesCall,
+  body: Json,
   res: ServerResponse,
   signal: ClientSignal,
 ): Promise<void> {
   const createdAt = Date.now();
   const conversation = await toConversation(services, caller, call);
-  const chunks = await services.gateway.stream(conversation.request, caller, signal);
+  const native = nativeResponsesRequest(body, call, conversation.previous);
+  let chunks: AsyncIterable<CompletionChunk>;
+  if (native) {
+    const stream = await services.gateway.streamNative(
+      conversation.request,
+      caller,
+      signal,
+      native,
+    );
+    if (stream.kind === 'native')
+      return relayNative(services, caller, call, conversation, stream, res);
+    chunks = stream.chunks;
+  } else {
+    chunks = await services.gateway.stream(conversation.request, caller, signal);
+  }
   const iterator = chunks[Symbol.asyncIterator]();
   let next = await iterator.next();
   if (next.done) throw new Error('the gateway gave an empty stream');
@@ -185,6 +203,68 @@ function fail(
   emit('response.failed', { response });
   // Both shapes OpenAI sends: the flat fields, and `error` (which the openai SDK throws on).
   emit('error', { code: body.code, message: body.message, param: body.param, error: body });
+}
+
+/** The events that carry the Response object. */
+const withResponse = new Set([
+  'response.created',
+  'response.queued',
+  'response.in_progress',
+  'response.completed',
+  'response.incomplete',
+  'response.failed',
+]);
+
+/**
+ * An OpenAI target's own events, as they came (but for the `previous_response_id` the client
+ * sent); the finished response is kept (when `store`) before its last event goes out. A failure
+ * after the first event ends the stream as the translated one does: `response.failed` with the
+ * response as last seen, then `error`.
+ */
+async function relayNative(
+  services: Services,
+  caller: Caller,
+  call: ResponsesCall,
+  conversation: Conversation,
+  stream: Extract<NativeStream, { kind: 'native' }>,
+  res: ServerResponse,
+): Promise<void> {
+  const createdAt = Date.now();
+  let relayed = 0;
+  let last: Json | undefined;
+  return relaySse(res, stream.events, {
+    headers: conduitHeaders(stream.provider, false, stream.id),
+    async onEvent(message) {
+      relayed++;
+      if (message.event === undefined || !withResponse.has(message.event)) return undefined;
+      const data = JSON.parse(message.data) as { response?: Json };
+      if (!data.response) return undefined;
+      last = asSent(data.response, call);
+      if (message.event === 'response.completed' || message.event === 'response.incomplete')
+        await keep(services, caller, call, conversation, data.response, createdAt);
+      return JSON.stringify(data);
+    },
+    errorEvents(error) {
+      const { error: body } = toOpenAIError(error).body;
+      const events = [];
+      if (last) {
+        const error = { code: 'server_error', message: body.message };
+        const response: Json = { ...last, status: 'failed', error };
+        const failed = { type: 'response.failed', sequence_number: relayed++, response };
+        events.push({ event: 'response.failed', data: JSON.stringify(failed) });
+      }
+      const data = {
+        type: 'error',
+        sequence_number: relayed,
+        code: body.code,
+        message: body.message,
+        param: body.param,
+        error: body,
+      };
+      events.push({ event: 'error', data: JSON.stringify(data) });
+      return events;
+    },
+  });
 }
 
 async function stop(iterator: AsyncIterator<CompletionChunk>): Promise<void> {
