@@ -23,7 +23,9 @@ let anthropic: Anthropic;
 
 const configWith = (clients: unknown[]) => ({
   database: { url: 'sqlite::memory:' },
-  providers: { up: { type: 'openai', baseUrl: fake.baseUrl, keys: ['sk-up-rest'] } },
+  // OpenAI-compatible, so /v1/responses is translated: a request passed through to an `openai`
+  // target as sent is never cached (its body holds more than a cache key sees).
+  providers: { up: { type: 'openai-compatible', baseUrl: fake.baseUrl, keys: ['sk-up-rest'] } },
   models: { chat: { targets: [{ provider: 'up', model: 'gpt-4o-mini' }] } },
   clients,
   cache: { semantic: { enabled: true } },
