@@ -10,7 +10,11 @@ import { createAuthenticator, mayUseModel, type Authenticator, type ClientInfo }
 import { createExpiryWatcher, type ExpiryWatcher } from './clients/expiry.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 import type { Config } from './config/schema.js';
-import { createProviderHealth, type ProviderHealth } from './events/provider-health.js';
+import {
+  createProviderHealth,
+  type ProviderHealth,
+  type ProviderStatus,
+} from './events/provider-health.js';
 import { createRequestEvents, type RequestEvents } from './events/request-events.js';
 import { createAccountant, createOwedRecords, type OwedRecords } from './gateway/account.js';
 import { createAdmitter, type Admitter } from './gateway/admit.js';
@@ -38,15 +42,7 @@ import { createRequestLogStore, type RequestLogStore } from './requestlog/store.
 import { createPricing } from './usage/prices.js';
 import { createUsageStore, type UsageStore } from './usage/store.js';
 
-export interface ProviderStatus {
-  name: string;
-  type: string;
-  models: string[];
-  keys: number;
-  availableKeys: number;
-  healthy: boolean;
-  circuit: 'closed' | 'open' | 'half-open';
-}
+export type { ProviderStatus } from './events/provider-health.js';
 
 /** Lives as long as the process, across config reloads. */
 export interface Infrastructure {

@@ -4,8 +4,18 @@
  * here or in another replica (Cooldowns' change feed); a subscriber gets the providers whose
  * status differs from the last one sent. Nobody listening: no timer, no reads.
  */
-import type { ProviderStatus } from '../services.js';
 import { createBoundedQueue } from './queue.js';
+
+/** A provider as `providers` shows it: its keys (counts only) and its circuit. */
+export interface ProviderStatus {
+  name: string;
+  type: string;
+  models: string[];
+  keys: number;
+  availableKeys: number;
+  healthy: boolean;
+  circuit: 'closed' | 'open' | 'half-open';
+}
 
 export interface ProviderHealth {
   /** Where statuses come from: the services in force (set again on each reload). */

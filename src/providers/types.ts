@@ -3,15 +3,9 @@ import type { CancelSignal } from '../gateway/cancel.js';
 import type { UpstreamError } from '../gateway/errors.js';
 import type { ChatRequest, ChatResponse, StreamEvent, Usage } from '../gateway/types.js';
 
-export const ProviderTypes = [
-  'openai',
-  'anthropic',
-  'gemini',
-  'mistral',
-  'openai-compatible',
-  'echo',
-] as const;
-export type ProviderType = (typeof ProviderTypes)[number];
+import type { ProviderType } from './provider-types.js';
+
+export { ProviderTypes, type ProviderType } from './provider-types.js';
 
 /** One call of a provider, with the key the gateway chose from its pool. */
 export interface ProviderCall {

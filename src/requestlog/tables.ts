@@ -7,7 +7,6 @@
  */
 import { SqliteAdapter, sql } from 'kysely';
 import type { Generated, Kysely, Migration } from 'kysely';
-import type { UsageDatabase } from '../usage/store-db.js';
 
 /**
  * `seq` orders the log (newest first) and is its cursor: given at insert, it only grows, so a
@@ -53,7 +52,7 @@ export type RequestLogDatabase = {
 };
 
 /** The usage database's Kysely, knowing the request log's table. */
-export const logTables = (db: Kysely<UsageDatabase>): Kysely<UsageDatabase & RequestLogDatabase> =>
+export const logTables = <Database>(db: Kysely<Database>): Kysely<Database & RequestLogDatabase> =>
   db.withTables<RequestLogDatabase>();
 
 /** Whether a Kysely runs on SQLite (the migration's DDL differs per dialect). */

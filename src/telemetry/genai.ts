@@ -5,7 +5,7 @@
  *
  * @see https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/
  */
-import type { ProviderType } from '../providers/types.js';
+import type { ProviderType } from '../providers/provider-types.js';
 import type { ChatMessage, FinishReason } from '../gateway/types.js';
 
 export const GenAI = {

@@ -19,7 +19,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { ChatRequest, FinishReason, Target, Usage } from '../gateway/types.js';
-import type { ProviderType } from '../providers/types.js';
+import type { ProviderType } from '../providers/provider-types.js';
 import { GenAI, finishReasonOf, inputMessages, outputMessages, systemOf } from './genai.js';
 
 export interface RequestSpanStart {
