@@ -6,7 +6,8 @@
  */
 import type { EventSourceMessage } from 'eventsource-parser';
 import type { NativeApi, NativeEvent, NativeRequest, Provider } from '../providers/types.js';
-import { badInput, ErrorCodes, GatewayError, UpstreamError } from './errors.js';
+import { badInput, UpstreamError } from './errors.js';
+import { brokenAfterBegun } from './relay.js';
 import type { Route } from './route.js';
 import type { Attempt, ChatResponse, Completion, CompletionChunk, Target } from './types.js';
 
@@ -108,14 +109,7 @@ export async function* relayNative(
     options.finish(last);
     finished = true;
   } catch (error) {
-    failure = UpstreamError.isInstance(error)
-      ? new GatewayError(
-          error.kind === 'timeout' ? ErrorCodes.UPSTREAM_TIMEOUT : ErrorCodes.UPSTREAM_ERROR,
-          `the stream from ${target.provider} broke after it began: ${error.message}`,
-          { attempts },
-          { cause: error },
-        )
-      : error;
+    failure = brokenAfterBegun(error, target, attempts);
     throw failure;
   } finally {
     options.release();

@@ -84,14 +84,7 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
       costUsd,
     };
   } catch (error) {
-    failure = UpstreamError.isInstance(error)
-      ? new GatewayError(
-          error.kind === 'timeout' ? ErrorCodes.UPSTREAM_TIMEOUT : ErrorCodes.UPSTREAM_ERROR,
-          `the stream from ${target.provider} broke after it began: ${error.message}`,
-          { attempts },
-          { cause: error },
-        )
-      : error;
+    failure = brokenAfterBegun(error, target, attempts);
     throw failure;
   } finally {
     options.release();
@@ -104,6 +97,21 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
 }
 
 /** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
+/**
+ * What a stream that failed after its first event ends with: an upstream's failure said as the
+ * gateway's (`UPSTREAM_TIMEOUT` or `UPSTREAM_ERROR`, with the attempts), anything else as it is.
+ */
+export function brokenAfterBegun(error: unknown, target: Target, attempts: Attempt[]): unknown {
+  return UpstreamError.isInstance(error)
+    ? new GatewayError(
+        error.kind === 'timeout' ? ErrorCodes.UPSTREAM_TIMEOUT : ErrorCodes.UPSTREAM_ERROR,
+        `the stream from ${target.provider} broke after it began: ${error.message}`,
+        { attempts },
+        { cause: error },
+      )
+    : error;
+}
+
 export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
   const { provider, semantic } = hit;
   const { model, finishReason, toolCalls, usage } = hit.response;
