@@ -14,12 +14,12 @@ import type {
   ToolCall,
   Usage,
 } from '../gateway/types.js';
-import { ErrorCodes, GatewayError } from '../gateway/errors.js';
 import type { ClientSignal } from '../gateway/gateway.js';
 import type { Services } from '../services.js';
 import { conduitHeaders, type ChatCall, type Reply } from './convert.js';
 import { toOpenAIError } from './errors.js';
 import { openSse } from '../http/sse.js';
+import { relayChunks, stopChunks } from './chunk-relay.js';
 
 /**
  * Maps the gateway's finish reason to OpenAI's.
@@ -123,7 +123,7 @@ export async function streamChat(
 ): Promise<void> {
   const chunks = await services.gateway.stream(call.request, caller, signal);
   const iterator = chunks[Symbol.asyncIterator]();
-  let next = await iterator.next();
+  const next = await iterator.next();
   if (next.done) throw new Error('the gateway gave an empty stream');
   const first = next.value;
   const created = now();
@@ -136,7 +136,7 @@ export async function streamChat(
 
   const sse = openSse(res, {
     headers: conduitHeaders(first.provider, first.cached, first.id, first.semantic?.similarity),
-    onClose: () => void stop(iterator),
+    onClose: () => void stopChunks(iterator),
   });
   sse.send(
     frame(
@@ -144,39 +144,19 @@ export async function streamChat(
     ),
   );
   const send = (data: string) => sse.send(data);
-  try {
-    for (;;) {
-      const chunk: CompletionChunk = next.value;
-      if (chunk.delta !== '') {
-        const content = JSON.stringify(chunk.delta);
-        const ok = send(
-          frame(`{"index":0,"delta":{"content":${content}},"logprobs":null,"finish_reason":null}`),
-        );
-        if (!ok) await sse.drained();
-      }
-      if (chunk.done) {
-        model = JSON.stringify(chunk.model);
-        finishStream(send, frame, chunk, call.includeUsage, `${head}${model}`);
-        sse.end();
-        return;
-      }
-      if (sse.closed) break;
-      next = await iterator.next();
-      if (sse.closed) break;
-      if (next.done) {
-        throw new GatewayError(ErrorCodes.UPSTREAM_ERROR, 'the stream ended without finishing');
-      }
-    }
-  } catch (error) {
-    send(JSON.stringify(toOpenAIError(error).body));
-  }
-  // Reached when the client left (return() stops the upstream), or after an error.
-  await stop(iterator);
-  sse.end();
-}
-
-async function stop(iterator: AsyncIterator<CompletionChunk>): Promise<void> {
-  await iterator.return?.().catch(() => {});
+  await relayChunks(sse, iterator, next, {
+    delta: (chunk) =>
+      send(
+        frame(
+          `{"index":0,"delta":{"content":${JSON.stringify(chunk.delta)}},"logprobs":null,"finish_reason":null}`,
+        ),
+      ),
+    done: (chunk) => {
+      model = JSON.stringify(chunk.model);
+      finishStream(send, frame, chunk, call.includeUsage, `${head}${model}`);
+    },
+    failed: (error) => send(JSON.stringify(toOpenAIError(error).body)),
+  });
 }
 
 function finishStream(

@@ -10,13 +10,13 @@
  * @see https://docs.claude.com/en/api/messages-streaming
  */
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { ClientSignal } from '../../gateway/gateway.js';
 import type { Caller, CompletionChunk } from '../../gateway/types.js';
 import { openSse, type SseStream } from '../../http/sse.js';
 import type { Services } from '../../services.js';
 import type { NativeRequest } from '../../providers/types.js';
 import { conduitHeaders } from '../convert.js';
+import { relayChunks, stopChunks } from '../chunk-relay.js';
 import { relaySse } from '../native-sse.js';
 import { streamErrorData } from './errors.js';
 import type { MessagesCall } from './request.js';
@@ -41,7 +41,7 @@ export async function streamMessages(
     });
   }
   const iterator = stream.chunks[Symbol.asyncIterator]();
-  let next = await iterator.next();
+  const next = await iterator.next();
   if (next.done) throw new Error('the gateway gave an empty stream');
   const first = next.value;
   const sse = openSse(res, {
@@ -49,7 +49,7 @@ export async function streamMessages(
       ...conduitHeaders(first.provider, first.cached, first.id, first.semantic?.similarity),
       'request-id': first.id,
     },
-    onClose: () => void stop(iterator),
+    onClose: () => void stopChunks(iterator),
   });
   sse.send(
     event('message_start', {
@@ -71,49 +71,33 @@ export async function streamMessages(
   /** The index of the next block, and whether a text block is open. */
   let index = 0;
   let textOpen = false;
-  try {
-    for (;;) {
-      const chunk: CompletionChunk = next.value;
-      if (chunk.delta !== '') {
-        if (!textOpen) {
-          sse.send(
-            event('content_block_start', {
-              type: 'content_block_start',
-              index,
-              content_block: { type: 'text', text: '' },
-            }),
-          );
-          textOpen = true;
-        }
-        const ok = sse.send(
-          event('content_block_delta', {
-            type: 'content_block_delta',
+  await relayChunks(sse, iterator, next, {
+    delta: (chunk) => {
+      if (!textOpen) {
+        sse.send(
+          event('content_block_start', {
+            type: 'content_block_start',
             index,
-            delta: { type: 'text_delta', text: chunk.delta },
+            content_block: { type: 'text', text: '' },
           }),
         );
-        if (!ok) await sse.drained();
+        textOpen = true;
       }
-      if (chunk.done) {
-        if (textOpen)
-          sse.send(event('content_block_stop', { type: 'content_block_stop', index: index++ }));
-        finish(sse, chunk, index);
-        sse.end();
-        return;
-      }
-      if (sse.closed) break;
-      next = await iterator.next();
-      if (sse.closed) break;
-      if (next.done) {
-        throw new GatewayError(ErrorCodes.UPSTREAM_ERROR, 'the stream ended without finishing');
-      }
-    }
-  } catch (error) {
-    sse.send({ event: 'error', data: streamErrorData(error) });
-  }
-  // Reached when the client left (return() stops the upstream), or after an error.
-  await stop(iterator);
-  sse.end();
+      return sse.send(
+        event('content_block_delta', {
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'text_delta', text: chunk.delta },
+        }),
+      );
+    },
+    done: (chunk) => {
+      if (textOpen)
+        sse.send(event('content_block_stop', { type: 'content_block_stop', index: index++ }));
+      finish(sse, chunk, index);
+    },
+    failed: (error) => sse.send({ event: 'error', data: streamErrorData(error) }),
+  });
 }
 
 function finish(sse: SseStream, chunk: CompletionChunk, from: number): void {
@@ -145,8 +129,4 @@ function finish(sse: SseStream, chunk: CompletionChunk, from: number): void {
     }),
   );
   sse.send(event('message_stop', { type: 'message_stop' }));
-}
-
-async function stop(iterator: AsyncIterator<CompletionChunk>): Promise<void> {
-  await iterator.return?.().catch(() => {});
 }

@@ -12,7 +12,6 @@
  * @see https://platform.openai.com/docs/api-reference/responses-streaming
  */
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { ClientSignal } from '../../gateway/gateway.js';
 import type { NativeStream } from '../../gateway/native.js';
 import type { Caller, CompletionChunk } from '../../gateway/types.js';
@@ -20,6 +19,7 @@ import { openSse } from '../../http/sse.js';
 import type { Services } from '../../services.js';
 import { conduitHeaders } from '../convert.js';
 import { toOpenAIError } from '../errors.js';
+import { relayChunks, stopChunks } from '../chunk-relay.js';
 import { relaySse } from '../native-sse.js';
 import { keep, toConversation, type Conversation } from './create.js';
 import { asSent, nativeResponsesRequest } from './native.js';
@@ -61,7 +61,7 @@ export async function streamResponse(
     chunks = await services.gateway.stream(conversation.request, caller, signal);
   }
   const iterator = chunks[Symbol.asyncIterator]();
-  let next = await iterator.next();
+  const next = await iterator.next();
   if (next.done) throw new Error('the gateway gave an empty stream');
   const first = next.value;
   const requestId = first.id;
@@ -69,7 +69,7 @@ export async function streamResponse(
 
   const sse = openSse(res, {
     headers: conduitHeaders(first.provider, first.cached, requestId, first.semantic?.similarity),
-    onClose: () => void stop(iterator),
+    onClose: () => void stopChunks(iterator),
   });
   let sequence = 0;
   const emit = (type: string, fields: Json): boolean =>
@@ -118,68 +118,51 @@ export async function streamResponse(
     output.push(item);
   };
 
-  try {
-    for (;;) {
-      const chunk: CompletionChunk = next.value;
-      if (chunk.delta !== '') {
-        if (!messageOpen) openMessage();
-        text += chunk.delta;
-        const ok = emit('response.output_text.delta', {
-          item_id: itemId,
-          output_index: 0,
-          content_index: 0,
-          delta: chunk.delta,
-          logprobs: [],
+  await relayChunks(sse, iterator, next, {
+    delta: (chunk) => {
+      if (!messageOpen) openMessage();
+      text += chunk.delta;
+      return emit('response.output_text.delta', {
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+        delta: chunk.delta,
+        logprobs: [],
+      });
+    },
+    done: async (chunk) => {
+      const calls = chunk.toolCalls ?? [];
+      // As the whole answer: the text as one message unless the model only called tools.
+      if (!messageOpen && calls.length === 0) openMessage();
+      if (messageOpen) closeMessage();
+      calls.forEach((toolCall, i) => {
+        const index = output.length;
+        const added = functionCallItem(requestId, i, toolCall, 'in_progress', '');
+        emit('response.output_item.added', { output_index: index, item: added });
+        const id = added.id as string;
+        emit('response.function_call_arguments.delta', {
+          item_id: id,
+          output_index: index,
+          delta: toolCall.arguments,
         });
-        if (!ok) await sse.drained();
-      }
-      if (chunk.done) {
-        const calls = chunk.toolCalls ?? [];
-        // As the whole answer: the text as one message unless the model only called tools.
-        if (!messageOpen && calls.length === 0) openMessage();
-        if (messageOpen) closeMessage();
-        calls.forEach((toolCall, i) => {
-          const index = output.length;
-          const added = functionCallItem(requestId, i, toolCall, 'in_progress', '');
-          emit('response.output_item.added', { output_index: index, item: added });
-          const id = added.id as string;
-          emit('response.function_call_arguments.delta', {
-            item_id: id,
-            output_index: index,
-            delta: toolCall.arguments,
-          });
-          emit('response.function_call_arguments.done', {
-            item_id: id,
-            name: toolCall.name,
-            output_index: index,
-            arguments: toolCall.arguments,
-          });
-          const item = functionCallItem(requestId, i, toolCall, 'completed');
-          emit('response.output_item.done', { output_index: index, item });
-          output.push(item);
+        emit('response.function_call_arguments.done', {
+          item_id: id,
+          name: toolCall.name,
+          output_index: index,
+          arguments: toolCall.arguments,
         });
-        const response = responseObject({ ...base, model: chunk.model }, 'completed', output);
-        finish(response, chunk.finishReason ?? 'STOP', chunk.usage ?? emptyUsage);
-        await keep(services, caller, call, conversation, response, createdAt);
-        const type =
-          response.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-        emit(type, { response });
-        sse.end();
-        return;
-      }
-      if (sse.closed) break;
-      next = await iterator.next();
-      if (sse.closed) break;
-      if (next.done) {
-        throw new GatewayError(ErrorCodes.UPSTREAM_ERROR, 'the stream ended without finishing');
-      }
-    }
-  } catch (error) {
-    fail(emit, base, output, error);
-  }
-  // Reached when the client left (return() stops the upstream), or after an error.
-  await stop(iterator);
-  sse.end();
+        const item = functionCallItem(requestId, i, toolCall, 'completed');
+        emit('response.output_item.done', { output_index: index, item });
+        output.push(item);
+      });
+      const response = responseObject({ ...base, model: chunk.model }, 'completed', output);
+      finish(response, chunk.finishReason ?? 'STOP', chunk.usage ?? emptyUsage);
+      await keep(services, caller, call, conversation, response, createdAt);
+      const type = response.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+      emit(type, { response });
+    },
+    failed: (error) => fail(emit, base, output, error),
+  });
 }
 
 const emptyUsage = {
@@ -265,8 +248,4 @@ async function relayNative(
       return events;
     },
   });
-}
-
-async function stop(iterator: AsyncIterator<CompletionChunk>): Promise<void> {
-  await iterator.return?.().catch(() => {});
 }
