@@ -461,7 +461,7 @@ async function tracingSection(
   try {
     out(
       `
-Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HTTP JSON ` +
+Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HTTP protobuf, the default, ` +
         `to a local sink that answers 200), concurrency ${connections}, each measured twice in ` +
         `turn; mean req/s
 `,

@@ -4,7 +4,8 @@
  * `traceparent`, its events, one try's client span with the GenAI attributes), ended, batched
  * and exported over OTLP/HTTP to a sink in this process that answers 200. Prints µs of CPU per
  * request (user + system of this process, export included), to set beside Conduit's own CPU
- * per request (`bench/profile.ts`).
+ * per request (`bench/profile.ts`), and the bytes exported per request. The encoding is the
+ * default (protobuf) unless `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json`.
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -15,8 +16,9 @@ import type { ChatRequest, Target, Usage } from '../src/gateway/types.js';
 
 const requests = Number(process.argv[2] ?? 50_000);
 
+let received = 0;
 const sink = createServer((req, res) => {
-  req.resume();
+  req.on('data', (chunk: Buffer) => (received += chunk.length));
   req.on('end', () => res.end('{}'));
 });
 sink.listen(0, '127.0.0.1');
@@ -70,6 +72,7 @@ async function run(count: number): Promise<void> {
 }
 
 await run(Math.min(10_000, requests)); // warm-up
+received = 0;
 const before = process.cpuUsage();
 const started = performance.now();
 await run(requests);
@@ -77,7 +80,8 @@ const cpu = process.cpuUsage(before);
 const micros = (cpu.user + cpu.system) / requests;
 console.log(
   `tracing: ${micros.toFixed(1)} µs of CPU per request (${requests} requests, ` +
-    `${((performance.now() - started) / 1000).toFixed(1)} s), export included`,
+    `${((performance.now() - started) / 1000).toFixed(1)} s), export included; ` +
+    `${(received / requests).toFixed(0)} bytes exported per request`,
 );
 await tracing.shutdown();
 sink.close();

@@ -476,6 +476,11 @@ export const configSchema = z
             error: 'must be an http(s) URL, e.g. http://localhost:4318',
           })
           .optional(),
+        /**
+         * The export's encoding. @default OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+         * OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf
+         */
+        protocol: z.enum(['http/protobuf', 'http/json']).optional(),
         /** Headers sent with each export (write secrets as `${VAR}`). @default none */
         headers: z.record(z.string(), z.string()).optional(),
         /** `service.name` of the spans. @default OTEL_SERVICE_NAME, else conduit */

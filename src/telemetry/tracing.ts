@@ -1,6 +1,6 @@
 /**
  * The process's tracer: OpenTelemetry's SDK (a tracer provider, a BatchSpanProcessor and the
- * OTLP/HTTP exporter, from the packages the Node SDK is made of; `NodeSDK` itself would register
+ * OTLP/HTTP exporter, protobuf or JSON, from the packages the Node SDK is made of; `NodeSDK` itself would register
  * a global context manager and instrumentations), made only when tracing is on (`telemetry.otlpEndpoint`, or the standard
  * `OTEL_EXPORTER_OTLP_*` variables). Off, nothing here is loaded: the SDK is imported on demand,
  * and the edges check one field (`Tracing | undefined`) per request.
@@ -39,6 +39,31 @@ export function tracesEndpoint(
   return undefined;
 }
 
+/** The two OTLP/HTTP encodings; protobuf is OTLP's default and costs less CPU to write. */
+export const otlpProtocols = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof otlpProtocols)[number];
+
+/**
+ * How spans are encoded: `telemetry.protocol`, else `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf`. A variable naming another (`grpc`) is
+ * refused, naming the variable.
+ */
+export function tracesProtocol(
+  config: TelemetryConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): OtlpProtocol {
+  if (config.protocol) return config.protocol;
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    if ((otlpProtocols as readonly string[]).includes(value)) return value as OtlpProtocol;
+    throw new Error(
+      `${name}=${value} is not supported: Conduit exports over ${otlpProtocols.join(' or ')}`,
+    );
+  }
+  return 'http/protobuf';
+}
+
 /** The tracer for `config`, or undefined when tracing is off. */
 export async function createTracing(
   config: TelemetryConfig,
@@ -51,11 +76,14 @@ export async function createTracing(
   const { env = process.env, onExportError } = options;
   const url = tracesEndpoint(config, env);
   if (url === undefined) return undefined;
+  const protocol = tracesProtocol(config, env);
   const [tracing, resources, core, { OTLPTraceExporter }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    protocol === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
   // Headers: the config's, else the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself.
   const exporter = new OTLPTraceExporter({

@@ -11,6 +11,7 @@ import {
   isSpanContextValid,
   trace,
   type Context,
+  type SpanContext,
 } from '@opentelemetry/api';
 
 const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
@@ -22,14 +23,14 @@ export function parentContext(traceparent: unknown, tracestate?: unknown): Conte
   // Version ff is invalid; version 00 has nothing after the flags.
   if (!match || match[1] === 'ff' || (match[1] === '00' && match[5] !== undefined))
     return ROOT_CONTEXT;
-  const spanContext = {
+  const spanContext: SpanContext = {
     traceId: match[2]!,
     spanId: match[3]!,
     traceFlags: parseInt(match[4]!, 16) & 1,
     isRemote: true,
-    ...(typeof tracestate === 'string' &&
-      tracestate !== '' && { traceState: createTraceState(tracestate) }),
   };
+  if (typeof tracestate === 'string' && tracestate !== '')
+    spanContext.traceState = createTraceState(tracestate);
   if (!isSpanContextValid(spanContext)) return ROOT_CONTEXT;
   return trace.setSpanContext(ROOT_CONTEXT, spanContext);
 }

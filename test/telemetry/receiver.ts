@@ -1,7 +1,8 @@
 /**
  * An OTLP/HTTP trace receiver for tests: a real node:http server taking what the exporter posts
  * to `/v1/traces` (OTLP JSON, gzipped or not), answering 200 as a collector does, and keeping
- * every span with its attributes decoded. Tests wait on arrivals, never on time.
+ * every span with its attributes decoded. A protobuf export is kept as its raw body (`posts`).
+ * Tests wait on arrivals, never on time.
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -34,8 +35,10 @@ export interface Receiver {
   /** The base URL, as `telemetry.otlpEndpoint` takes it. */
   url: string;
   spans: ReceivedSpan[];
-  /** Every request's path and content type, as received. */
-  posts: { path: string; contentType: string | undefined }[];
+  /** Every request's path, content type and (unzipped) body, as received. */
+  posts: { path: string; contentType: string | undefined; body: Buffer }[];
+  /** Resolves with the first post `match` takes, once it is in. */
+  post(match: (post: Receiver['posts'][number]) => boolean): Promise<Receiver['posts'][number]>;
   /** Resolves with the spans of `traceId` once `enough` says they are all in. */
   trace(traceId: string, enough: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -60,10 +63,11 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      posts.push({ path: req.url ?? '', contentType: req.headers['content-type'] });
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const payload = JSON.parse(body.toString('utf8')) as {
+      posts.push({ path: req.url ?? '', contentType: req.headers['content-type'], body });
+      const json = req.headers['content-type']?.startsWith('application/json') === true;
+      const payload = (json ? JSON.parse(body.toString('utf8')) : {}) as {
         resourceSpans?: {
           resource?: { attributes?: KeyValue[] };
           scopeSpans?: { spans?: Record<string, any>[] }[];
@@ -102,6 +106,19 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}`,
     spans,
     posts,
+    post(match) {
+      return new Promise((resolve) => {
+        const check = () => {
+          const found = posts.find(match);
+          if (found === undefined) return false;
+          waiters.delete(wake);
+          resolve(found);
+          return true;
+        };
+        const wake = () => void check();
+        if (!check()) waiters.add(wake);
+      });
+    },
     trace(traceId, enough) {
       const mine = () => spans.filter((s) => s.traceId === traceId);
       return new Promise((resolve) => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { secretsOf } from '../../src/redact.js';
 import { parentContext } from '../../src/telemetry/w3c.js';
-import { tracesEndpoint } from '../../src/telemetry/tracing.js';
+import { tracesEndpoint, tracesProtocol } from '../../src/telemetry/tracing.js';
 
 const telemetryOf = (telemetry: Record<string, unknown> = {}) =>
   parseConfig(
@@ -100,5 +100,32 @@ describe('parentContext', () => {
     ['short', `00-${traceId.slice(1)}-${spanId}-01`],
   ])('starts a new trace when it is %s', (_why, traceparent) => {
     expect(spanOf(traceparent)).toBeUndefined();
+  });
+});
+
+describe('tracesProtocol', () => {
+  it('is http/protobuf by default, else the config, else the OTEL_* variables', () => {
+    expect(tracesProtocol(telemetryOf(), {})).toBe('http/protobuf');
+    expect(tracesProtocol(telemetryOf(), { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toBe(
+      'http/json',
+    );
+    expect(
+      tracesProtocol(telemetryOf(), {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+    ).toBe('http/protobuf');
+    expect(
+      tracesProtocol(telemetryOf({ protocol: 'http/json' }), {
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+    ).toBe('http/json');
+  });
+
+  it('refuses grpc, naming the variable, and a bad telemetry.protocol', () => {
+    expect(() => tracesProtocol(telemetryOf(), { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+      /OTEL_EXPORTER_OTLP_PROTOCOL=grpc/,
+    );
+    expect(() => telemetryOf({ protocol: 'grpc' })).toThrow(/telemetry\.protocol/);
   });
 });

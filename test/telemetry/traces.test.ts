@@ -47,7 +47,11 @@ async function traceOf(traceId: string, tries: number) {
   return { spans, server, tries: childrenOf(spans, server) };
 }
 
-async function conduitWith(telemetry: Record<string, unknown>): Promise<TestConduit> {
+/** A Conduit exporting to `telemetry` (as OTLP JSON, which the receiver decodes, unless told `default`). */
+async function conduitWith(
+  telemetry: Record<string, unknown>,
+  protocol: 'http/json' | 'default' = 'http/json',
+): Promise<TestConduit> {
   return startConduit(
     {
       providers: {
@@ -62,7 +66,7 @@ async function conduitWith(telemetry: Record<string, unknown>): Promise<TestCond
       clients: [{ id: 'app', key: appKey }],
       retry: { attempts: 1 },
       server: { cors: { origins: [pageOrigin] } },
-      telemetry,
+      telemetry: protocol === 'default' ? telemetry : { protocol, ...telemetry },
     },
     upstreamKeys,
   );
@@ -373,6 +377,30 @@ describe('content capture', () => {
     expect(JSON.parse(attributes['gen_ai.output.messages'] as string)).toEqual([
       { role: 'assistant', parts: [{ type: 'text', content: prompt }], finish_reason: 'stop' },
     ]);
+  });
+});
+
+describe('protocol', () => {
+  it("exports protobuf by default, holding the request's trace id", async () => {
+    const own = await startReceiver();
+    onDispose(() => own.close());
+    const gw = await conduitWith({ otlpEndpoint: own.url }, 'default');
+    const { traceId, traceparent } = parent();
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${appKey}`,
+        'content-type': 'application/json',
+        traceparent,
+      },
+      body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    const post = await own.post(() => true);
+    expect(post).toMatchObject({ path: '/v1/traces', contentType: 'application/x-protobuf' });
+    // OTLP protobuf carries a trace id as its 16 raw bytes.
+    expect(post.body.includes(Buffer.from(traceId, 'hex'))).toBe(true);
   });
 });
 
