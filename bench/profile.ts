@@ -3,7 +3,7 @@
  * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
  * time per request or stream (`ws`: graphql-ws streams, `bench/ws-load.ts`; user + system, from /proc: robust to other load on the machine, unlike
  * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
- * BENCH_DIST picks the build, as for bench/run.ts.
+ * BENCH_DIST picks the build, as for bench/run.ts; BENCH_REQUESTLOG=1 turns the request log on.
  */
 import { cannon } from './load.js';
 import { execFileSync } from 'node:child_process';
@@ -27,7 +27,14 @@ const proxied = which.startsWith('proxy');
 const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 const server = proxied
   ? await forkServer('proxy.ts', [upstream.url], profile)
-  : await startConduit(benchConfig(upstream.url), profile);
+  : await startConduit(
+      // BENCH_REQUESTLOG=1: with the request log on (bench/request-log-cpu.ts has its share alone).
+      {
+        ...benchConfig(upstream.url),
+        ...(process.env.BENCH_REQUESTLOG && { requestLog: { enabled: true } }),
+      },
+      profile,
+    );
 pin(server.pid, '0');
 const targets = benchTargets(upstream.url, server.url, server.url);
 const ws = {

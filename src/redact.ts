@@ -22,26 +22,37 @@ export interface Redactor {
 /** Secrets shorter than this are not masked as literals: they would garble ordinary words. */
 const minSecretLength = 8;
 
-/** [pattern, replacement]; applied in order. */
-const patterns: readonly [RegExp, string][] = [
+/**
+ * [gate, pattern, replacement]; applied in order. The gate is what every match of the pattern
+ * contains, found far more cheaply than the pattern's own scan (a substring, or a test for a few
+ * words when the pattern ignores case): most text holds none, and then the pattern is not run.
+ * A gate only ever skips a pattern that could not match, so what is masked is the same.
+ */
+const patterns: readonly [string | RegExp, RegExp, string][] = [
   // `Bearer <token>`, `Basic <credentials>`.
-  [/\b(bearer|basic)\s{1,8}[\w.~+/=-]{1,4096}/gi, `$1 ${REDACTED}`],
+  [/bearer|basic/i, /\b(bearer|basic)\s{1,8}[\w.~+/=-]{1,4096}/gi, `$1 ${REDACTED}`],
   // scheme://user:password@host and scheme://token@host.
   [
+    '://',
     /\b([a-z][\w+.-]{0,30}:\/\/)[^\s/@:"'\\<>]{0,256}(?::[^\s/@"'\\<>]{0,256})?@/gi,
     `$1${REDACTED}@`,
   ],
   // Anthropic's and OpenAI's keys (sk-ant-…, sk-proj-…, sk-…), masked as OpenAI echoes them too.
-  [/\bsk-[\w*…-]{6,512}/g, REDACTED],
+  ['sk-', /\bsk-[\w*…-]{6,512}/g, REDACTED],
   // Google API keys.
-  [/\bAIza[\w-]{20,128}/g, REDACTED],
+  ['AIza', /\bAIza[\w-]{20,128}/g, REDACTED],
   // key=…, "api_key": "…", x-api-key: …, password=…, token=…; quotes may be escaped (JSON in JSON).
   // A value of fewer than 8 characters is a word, not a secret ("missing API key: send …").
+  // Every name below ends with one of the gate's words.
   [
+    /key|token|secret|passw|pwd|authorization/i,
     /\b((?:x-api-key|x-goog-api-key|api[_-]?key|apikey|key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|secret|client[_-]?secret|password|passwd|pwd|authorization)(?:\\{0,4}["'])?\s{0,3}[:=]\s{0,3}(?:\\{0,4}["'])?)[^\s"'\\&,;[\]{}<>]{8,1024}/gi,
     `$1${REDACTED}`,
   ],
 ];
+
+const opens = (text: string, gate: string | RegExp): boolean =>
+  typeof gate === 'string' ? text.includes(gate) : gate.test(text);
 
 /** A Redactor masking the patterns above and these secrets, given as the config holds them. */
 export function createRedactor(secrets: Iterable<string> = []): Redactor {
@@ -55,7 +66,8 @@ export function createRedactor(secrets: Iterable<string> = []): Redactor {
       // Literals first: a configured key that is not key-shaped is only found as itself.
       for (const secret of literals)
         if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-      for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+      for (const [gate, pattern, replacement] of patterns)
+        if (opens(out, gate)) out = out.replace(pattern, replacement);
       return out;
     },
   };

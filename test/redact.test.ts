@@ -26,6 +26,24 @@ describe('maskSecrets', () => {
     expect(masked).toContain('[redacted]');
   });
 
+  // Each pattern runs only when its gate (a word it needs) is in the text: in any case, anywhere.
+  it.each([
+    ['AUTHORIZATION: BEARER Upstream-Secret-Abc', 'Upstream-Secret-Abc'],
+    ['BaSiC dXNlcjpwYXNzd29yZA==', 'dXNlcjpwYXNzd29yZA=='],
+    ['HTTPS://Admin:Hunter2@Db.Internal/x', 'Hunter2'],
+    ['{"X-Api-KEY": "abcdef0123456789"}', 'abcdef0123456789'],
+    ['Client_Secret=0123456789abcdef', '0123456789abcdef'],
+    ['PASSWD: s3cr3t-pass-word', 's3cr3t-pass-word'],
+    ['Pwd=s3cr3t-pass-word', 's3cr3t-pass-word'],
+    ['ID-TOKEN: ZXhhbXBsZXRva2Vu', 'ZXhhbXBsZXRva2Vu'],
+    ['authorization="Zm9vYmFyYmF6cXV4"', 'Zm9vYmFyYmF6cXV4'],
+    ['"{\\"api_key\\": \\"0123456789abcdef\\"}"', '0123456789abcdef'],
+  ])('masks %s whatever its case', (text, secret) => {
+    const masked = maskSecrets(text);
+    expect(masked).not.toContain(secret);
+    expect(masked).toContain('[redacted]');
+  });
+
   it('leaves ordinary text alone', () => {
     const text =
       "Unsupported parameter: 'max_tokens' is not supported with this model. See https://platform.openai.com/docs (keyIndex 0, maxTokens: 20)";

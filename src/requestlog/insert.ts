@@ -2,15 +2,16 @@
  * Writing a batch of prepared request-log rows, each with its full-text entry. A row whose
  * request id is already stored is skipped (a retried batch may be in already). SQLite: one
  * prepared single-row insert per row and its FTS5 row, in one transaction (better-sqlite3
- * directly). Postgres: one multi-row insert per batch, the tsvector made by the database.
+ * directly). Postgres: one multi-row insert per batch, its text built once per batch size (no
+ * query building per batch: Kysely's cost ~15 µs a row), the tsvector made by the database.
  */
 import type Database from 'better-sqlite3';
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { OpenedDatabase, UsageDatabase } from '../usage/store-db.js';
 import { isDataError } from '../usage/store-insert.js';
 import type { PreparedRow } from './prepare.js';
-import { logTables, type RequestLogTable } from './tables.js';
+import type { RequestLogTable } from './tables.js';
 
 /** Writes the rows; resolves to how many the database refused (dropped, not retried). */
 export type InsertRows = (rows: PreparedRow[]) => Promise<number>;
@@ -83,19 +84,43 @@ function sqliteInsert(database: Database.Database, onError: (error: unknown) => 
   };
 }
 
+/** Statement texts kept, by row count: the full batch, and a few of the sizes timers flush. */
+const POSTGRES_TEXTS = 8;
+const WIDTH = COLUMNS.length + 1;
+const COLUMN_LIST = [...COLUMNS, 'search'].map((column) => `"${column}"`).join(', ');
+
+/**
+ * The statement Kysely compiled for `insertInto('request_log').values(rows)` with the search
+ * column as `to_tsvector('simple', text)` (null for null: the function is strict) and
+ * `onConflict(request_id).doNothing()`, built once per row count rather than per batch.
+ */
+function postgresSql(rowCount: number): string {
+  const tuples: string[] = [];
+  for (let row = 0; row < rowCount; row++) {
+    const base = row * WIDTH;
+    const values = COLUMNS.map((_, column) => `$${base + column + 1}`);
+    values.push(`to_tsvector('simple', $${base + WIDTH})`);
+    tuples.push(`(${values.join(', ')})`);
+  }
+  return `insert into "request_log" (${COLUMN_LIST}) values ${tuples.join(', ')} on conflict ("request_id") do nothing`;
+}
+
 function postgresInsert(db: Kysely<UsageDatabase>, onError: (error: unknown) => void): InsertRows {
-  const log = logTables(db);
+  const texts = new Map<number, string>();
   const insert = async (rows: readonly PreparedRow[]): Promise<void> => {
-    await log
-      .insertInto('request_log')
-      .values(
-        rows.map(({ row, search }) => ({
-          ...row,
-          search: search === null ? null : sql`to_tsvector('simple', ${search})`,
-        })),
-      )
-      .onConflict((conflict) => conflict.column('request_id').doNothing())
-      .execute();
+    let text = texts.get(rows.length);
+    if (text === undefined) {
+      if (texts.size >= POSTGRES_TEXTS) texts.clear();
+      text = postgresSql(rows.length);
+      texts.set(rows.length, text);
+    }
+    const parameters = new Array<unknown>(rows.length * WIDTH);
+    let index = 0;
+    for (const { row, search } of rows) {
+      for (const column of COLUMNS) parameters[index++] = row[column];
+      parameters[index++] = search;
+    }
+    await db.executeQuery(CompiledQuery.raw(text, parameters));
   };
   return async (rows) => {
     try {

@@ -26,13 +26,20 @@ const deflate = promisify(deflateRaw);
 
 /** Bodies (UTF-8 JSON) from this size on are deflated. */
 export const COMPRESS_FROM = 1024;
-const PLAIN = Buffer.from([0]);
 const DEFLATED = Buffer.from([1]);
 
-async function pack(json: string): Promise<Buffer> {
-  const bytes = Buffer.from(json);
-  if (bytes.length < COMPRESS_FROM) return Buffer.concat([PLAIN, bytes]);
-  return Buffer.concat([DEFLATED, await deflate(bytes)]);
+/** The stored body of `json` when it is kept as it is (one buffer, written once); null when it is to be deflated. */
+function plain(json: string): Buffer | null {
+  const size = Buffer.byteLength(json);
+  if (size >= COMPRESS_FROM) return null;
+  const body = Buffer.allocUnsafe(size + 1);
+  body[0] = 0;
+  body.write(json, 1);
+  return body;
+}
+
+async function deflated(json: string): Promise<Buffer> {
+  return Buffer.concat([DEFLATED, await deflate(Buffer.from(json))]);
 }
 
 /** A row as inserted (`seq` is the database's), and what the full-text index gets. */
@@ -112,17 +119,37 @@ function attemptsOf(outcome: Outcome, mask: ((text: string) => string) | null): 
 const cacheStatusOf = (outcome: Outcome): CacheStatus =>
   !outcome.cacheHit ? 'miss' : outcome.cacheKind === 'semantic' ? 'semantic' : 'exact';
 
-/** One entry's row. Async: a large body's deflate runs on libuv's thread pool. */
-export async function prepareRow(entry: QueuedEntry): Promise<PreparedRow> {
+/**
+ * The rows of a batch, in its order. Made synchronously (no promise per entry) but for the bodies
+ * of `COMPRESS_FROM` bytes or more, deflated on libuv's thread pool, all at once.
+ */
+export async function prepareRows(entries: readonly QueuedEntry[]): Promise<PreparedRow[]> {
+  const rows: PreparedRow[] = new Array<PreparedRow>(entries.length);
+  let deflating: Promise<void>[] | null = null;
+  for (let i = 0; i < entries.length; i++) {
+    const { prepared, large } = prepare(entries[i]!);
+    rows[i] = prepared;
+    if (large !== null)
+      (deflating ??= []).push(deflated(large).then((body) => void (prepared.row.body = body)));
+  }
+  if (deflating) await Promise.all(deflating);
+  return rows;
+}
+
+/** One entry's row; `large`: the JSON of its bodies, still to be deflated into `row.body`. */
+function prepare(entry: QueuedEntry): { prepared: PreparedRow; large: string | null } {
   const { record, outcome, policy } = entry;
   let body: Buffer | null = null;
+  let large: string | null = null;
   let search: string | null = null;
   if (policy) {
     const made = bodiesOf(outcome, policy);
-    body = await pack(JSON.stringify(made.bodies));
+    const json = JSON.stringify(made.bodies);
+    body = plain(json);
+    if (body === null) large = json;
     search = noNul(made.search);
   }
-  return {
+  const prepared: PreparedRow = {
     row: {
       request_id: noNul(record.requestId),
       time: record.time.getTime(),
@@ -151,6 +178,7 @@ export async function prepareRow(entry: QueuedEntry): Promise<PreparedRow> {
     },
     search,
   };
+  return { prepared, large };
 }
 
 /** The bodies of a stored row. */

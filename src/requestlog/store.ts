@@ -11,7 +11,7 @@
 import { createWriter } from '../usage/store-writer.js';
 import type { OpenedDatabase } from '../usage/store-db.js';
 import { createInsert } from './insert.js';
-import { prepareRow } from './prepare.js';
+import { prepareRows } from './prepare.js';
 import { bodiesOf, deleteOlderThan, getRequest, listRequests } from './query.js';
 import type { LoggedRequest, QueuedEntry, RequestLogFilter, StoredBodies } from './types.js';
 
@@ -79,7 +79,7 @@ export function createRequestLogStore(options: RequestLogStoreOptions): RequestL
   const maxQueue = Math.max(1, options.maxQueue ?? 10_000);
   const insert = createInsert(database, onError);
   const writer = createWriter<QueuedEntry>({
-    write: async (batch) => insert(await Promise.all(batch.map(prepareRow))),
+    write: async (batch) => insert(await prepareRows(batch)),
     batchSize: options.batchSize ?? 200,
     flushIntervalMs: options.flushIntervalMs ?? 250,
     maxQueue: maxQueue * 10,

@@ -88,6 +88,31 @@ await describeEachDatabase('the request log store', (makeDatabase) => {
     expect(await log.sweep(now)).toBe(0);
   });
 
+  it('keeps small bodies as they are and deflates large ones, in one batch, in its order', async () => {
+    const { usage, log } = await open();
+    const long = 'pangolin '.repeat(400);
+    const entries = [
+      entry(new Date(), 'small one'),
+      entry(new Date(), long),
+      entry(new Date(), 'small two'),
+    ];
+    for (const e of entries) log.record(e);
+    await log.flush();
+    const stored = await log.list({}, 10);
+    expect(stored.map((e) => e.id)).toEqual(entries.map((e) => e.record.requestId).reverse());
+    const { rows } = await sql<{ request_id: string; body: Uint8Array }>`
+      select request_id, body from request_log`.execute(usage.database.db);
+    const how = new Map(rows.map((row) => [row.request_id, row.body[0]]));
+    expect(entries.map((e) => how.get(e.record.requestId))).toEqual([0, 1, 0]);
+    const bodies = await log.bodies(stored.map((e) => e.seq));
+    expect(stored.map((e) => bodies.get(e.seq)?.answer).reverse()).toEqual([
+      'echo small one',
+      `echo ${long}`,
+      'echo small two',
+    ]);
+    expect(await log.list({ text: 'pangolin' }, 10)).toHaveLength(1);
+  });
+
   it('drops bodies first when it lags (counted and alerted); usage rows are all written', async () => {
     const lines: string[] = [];
     const alerts = createAlerts(
