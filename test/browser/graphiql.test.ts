@@ -80,7 +80,27 @@ describeBrowser('GraphiQL served by Conduit', (browser) => {
     await tabs.nth(1).locator('.graphiql-tab-button').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => shown(page.locator('.graphiql-tab-active'))).toBe('Stream');
-    await page.locator('.graphiql-execute-button').click();
+    // The editor shows the tab's document, and two frames are drawn, before the run: GraphiQL
+    // takes the operation's name from the tab a render after the tab changes, and a run in
+    // between answers "Cannot infer operation Complete" (the last tab's) without a request.
+    // Should it still happen, the run is made once more: the stream must then complete.
+    await expect
+      .poll(() => shown(page.locator('.graphiql-query-editor')))
+      .toContain('subscription Stream');
+    const frames = () =>
+      page.evaluate(
+        () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
+      );
+    await frames();
+    const execute = page.locator('.graphiql-execute-button');
+    await execute.click();
+    await expect
+      .poll(() => shown(result), { timeout: 20_000 })
+      .toMatch(/"done": true|Cannot infer operation/);
+    if ((await shown(result)).includes('Cannot infer operation')) {
+      await frames();
+      await execute.click();
+    }
     await expect.poll(() => shown(result), { timeout: 20_000 }).toMatch(/"done": true/);
     expect(await shown(result)).toContain('"finishReason": "STOP"');
     await page.screenshot({ path: join(screenshotDir, 'graphiql-stream.png') });
