@@ -7,7 +7,7 @@
 import type { EventSourceMessage } from 'eventsource-parser';
 import type { NativeApi, NativeEvent, NativeRequest, Provider } from '../providers/types.js';
 import { badInput, UpstreamError } from './errors.js';
-import { brokenAfterBegun } from './relay.js';
+import { brokenAfterBegun, clientLeft } from './relay.js';
 import type { Route } from './route.js';
 import type { Attempt, ChatResponse, Completion, CompletionChunk, Target } from './types.js';
 
@@ -118,10 +118,4 @@ export async function* relayNative(
       options.broken(text, failure ?? clientLeft());
     }
   }
-}
-
-function clientLeft(): Error {
-  const error = new Error('the client went away');
-  error.name = 'AbortError';
-  return error;
 }

@@ -96,7 +96,6 @@ export async function* relay(options: RelayOptions): AsyncGenerator<CompletionCh
   }
 }
 
-/** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
 /**
  * What a stream that failed after its first event ends with: an upstream's failure said as the
  * gateway's (`UPSTREAM_TIMEOUT` or `UPSTREAM_ERROR`, with the attempts), anything else as it is.
@@ -112,6 +111,7 @@ export function brokenAfterBegun(error: unknown, target: Target, attempts: Attem
     : error;
 }
 
+/** A cache hit on completionStream: the answer again, word by word, then the last chunk. */
 export async function* replay(id: string, hit: CachedAnswer): AsyncGenerator<CompletionChunk> {
   const { provider, semantic } = hit;
   const { model, finishReason, toolCalls, usage } = hit.response;
@@ -168,7 +168,8 @@ export function leavable<T>(
   };
 }
 
-function clientLeft(): Error {
+/** Why a stream stopped that its client left: what its usage record says. */
+export function clientLeft(): Error {
   const error = new Error('the client went away');
   error.name = 'AbortError';
   return error;

@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import { CompiledQuery } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { OpenedDatabase, UsageDatabase } from '../usage/store-db.js';
-import { isDataError } from '../usage/store-insert.js';
+import { isDataError, refusedRowByRow, statementTexts } from '../usage/store-insert.js';
 import type { PreparedRow } from './prepare.js';
 import type { RequestLogTable } from './tables.js';
 
@@ -84,8 +84,6 @@ function sqliteInsert(database: Database.Database, onError: (error: unknown) => 
   };
 }
 
-/** Statement texts kept, by row count: the full batch, and a few of the sizes timers flush. */
-const POSTGRES_TEXTS = 8;
 const WIDTH = COLUMNS.length + 1;
 const COLUMN_LIST = [...COLUMNS, 'search'].map((column) => `"${column}"`).join(', ');
 
@@ -106,40 +104,14 @@ function postgresSql(rowCount: number): string {
 }
 
 function postgresInsert(db: Kysely<UsageDatabase>, onError: (error: unknown) => void): InsertRows {
-  const texts = new Map<number, string>();
-  const insert = async (rows: readonly PreparedRow[]): Promise<void> => {
-    let text = texts.get(rows.length);
-    if (text === undefined) {
-      if (texts.size >= POSTGRES_TEXTS) texts.clear();
-      text = postgresSql(rows.length);
-      texts.set(rows.length, text);
-    }
+  const textOf = statementTexts(postgresSql);
+  return refusedRowByRow(async (rows: readonly PreparedRow[]) => {
     const parameters = new Array<unknown>(rows.length * WIDTH);
     let index = 0;
     for (const { row, search } of rows) {
       for (const column of COLUMNS) parameters[index++] = row[column];
       parameters[index++] = search;
     }
-    await db.executeQuery(CompiledQuery.raw(text, parameters));
-  };
-  return async (rows) => {
-    try {
-      await insert(rows);
-      return 0;
-    } catch (error) {
-      // A row the database refuses for what it holds must not block the rows behind it.
-      if (!isDataError(error)) throw error;
-      let refused = 0;
-      for (const row of rows) {
-        try {
-          await insert([row]);
-        } catch (rowError) {
-          if (!isDataError(rowError)) throw rowError;
-          refused += 1;
-          onError(rowError);
-        }
-      }
-      return refused;
-    }
-  };
+    await db.executeQuery(CompiledQuery.raw(textOf(rows.length), parameters));
+  }, onError);
 }

@@ -105,25 +105,50 @@ function createSqliteInsert(database: Database.Database, options: InsertOptions)
 const POSTGRES_TEXTS = 8;
 
 function createPostgresInsert(db: Kysely<UsageDatabase>, options: InsertOptions): InsertRows {
+  const textOf = statementTexts((rows) => insertSql(rows, (index) => `$${index + 1}`));
+  return refusedRowByRow(async (rows: readonly UsageRow[]) => {
+    await db.executeQuery(CompiledQuery.raw(textOf(rows.length), parametersOf(rows)));
+  }, options.onError);
+}
+
+/**
+ * An error about the data sent, not the database's state: retrying it can never succeed.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html (classes 22 and 23)
+ * @see https://www.sqlite.org/rescode.html (SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_TOOBIG)
+ */
+/**
+ * A multi-row statement's text by its number of rows, made once per size (the last
+ * `POSTGRES_TEXTS` sizes are kept: a batch's size varies little).
+ */
+export function statementTexts(make: (rows: number) => string): (rows: number) => string {
   const texts = new Map<number, string>();
-  const insert = async (rows: readonly UsageRow[]): Promise<void> => {
-    let text = texts.get(rows.length);
+  return (rows) => {
+    let text = texts.get(rows);
     if (text === undefined) {
       if (texts.size >= POSTGRES_TEXTS) texts.clear();
-      text = insertSql(rows.length, (index) => `$${index + 1}`);
-      texts.set(rows.length, text);
+      text = make(rows);
+      texts.set(rows, text);
     }
-    await db.executeQuery(CompiledQuery.raw(text, parametersOf(rows)));
+    return text;
   };
+}
 
+/**
+ * Writes a batch in one statement; resolves to how many rows the database refused. When the
+ * database is down or busy the error goes up (the writer retries the batch later). A row it
+ * refuses for what it holds must not block every row behind it forever: the batch is then
+ * written row by row, and only the rows refused for what they hold are dropped (counted, each
+ * told to `onError`).
+ */
+export function refusedRowByRow<Row>(
+  insert: (rows: readonly Row[]) => Promise<void>,
+  onError: (error: unknown) => void,
+): (rows: readonly Row[]) => Promise<number> {
   return async (rows) => {
     try {
       await insert(rows);
       return 0;
     } catch (error) {
-      // The database is down or busy: the writer retries the batch later. A row it refuses
-      // must not block every record behind it forever: write the batch row by row, and drop
-      // (count) only the rows refused for what they hold.
       if (!isDataError(error)) throw error;
       let refused = 0;
       for (const row of rows) {
@@ -132,7 +157,7 @@ function createPostgresInsert(db: Kysely<UsageDatabase>, options: InsertOptions)
         } catch (rowError) {
           if (!isDataError(rowError)) throw rowError;
           refused += 1;
-          options.onError(rowError);
+          onError(rowError);
         }
       }
       return refused;
@@ -140,11 +165,6 @@ function createPostgresInsert(db: Kysely<UsageDatabase>, options: InsertOptions)
   };
 }
 
-/**
- * An error about the data sent, not the database's state: retrying it can never succeed.
- * @see https://www.postgresql.org/docs/current/errcodes-appendix.html (classes 22 and 23)
- * @see https://www.sqlite.org/rescode.html (SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_TOOBIG)
- */
 export function isDataError(error: unknown): boolean {
   // better-sqlite3 refuses a value it cannot bind (an object, a boolean) with a TypeError.
   if (error instanceof TypeError && /bind/i.test(error.message)) return true;
