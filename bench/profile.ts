@@ -3,7 +3,9 @@
  * Conduit (bench config), or the bare proxy, loaded by autocannon on one target; prints its CPU
  * time per request or stream (`ws`: graphql-ws streams, `bench/ws-load.ts`; user + system, from /proc: robust to other load on the machine, unlike
  * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
- * BENCH_DIST picks the build, as for bench/run.ts; BENCH_REQUESTLOG=1 turns the request log on.
+ * BENCH_DIST picks the build, as for bench/run.ts; BENCH_REQUESTLOG=1 turns the request log on;
+ * BENCH_TRACING=1 turns tracing on, exporting to a local sink (bench/otlp-sink.ts), every request
+ * carrying a `traceparent`.
  */
 import { cannon } from './load.js';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +26,8 @@ pin(process.pid, '1');
 const upstream = await forkServer('upstream.ts');
 pin(upstream.pid, '1');
 const proxied = which.startsWith('proxy');
+const sink = process.env.BENCH_TRACING ? await forkServer('otlp-sink.ts') : undefined;
+const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 const server = proxied
   ? await forkServer('proxy.ts', [upstream.url], profile)
@@ -32,6 +36,7 @@ const server = proxied
       {
         ...benchConfig(upstream.url),
         ...(process.env.BENCH_REQUESTLOG && { requestLog: { enabled: true } }),
+        ...(sink && { telemetry: { otlpEndpoint: sink.url } }),
       },
       profile,
     );
@@ -49,7 +54,7 @@ const load =
         return { rps: result.rps, failed: result.failed };
       }
     : undefined;
-const target = {
+const chosen = {
   rest: targets.rest,
   graphql: targets.graphql,
   stream: targets.restStream,
@@ -57,6 +62,7 @@ const target = {
   proxy: targets.plain[1],
   'proxy-stream': targets.plain[1] && { ...targets.plain[1], body: restBody(targets.miss, true) },
 }[which];
+const target = chosen && sink ? { ...chosen, headers: { ...chosen.headers, traceparent } } : chosen;
 if (!target && !load) throw new Error(`unknown target ${which}`);
 const run = load ?? ((secs: number) => cannon(target!, Number(connections), secs));
 try {
@@ -73,4 +79,5 @@ try {
 } finally {
   await server.stop();
   await upstream.stop();
+  await sink?.stop();
 }
