@@ -26,6 +26,13 @@ const IS_REMOTE = 0x200;
 /** Strings from this length on are written by the UTF-8 encoder rather than char by char. */
 const nativeFrom = 48;
 
+/** The value of each hex digit by its char code (upper case too). */
+const nibble = new Uint8Array(128);
+for (let i = 0; i < 16; i++) {
+  nibble['0123456789abcdef'.charCodeAt(i)] = i;
+  nibble['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
 /** A growable byte buffer with protobuf's primitives. */
 export class ProtoWriter {
   buf: Buffer;
@@ -140,11 +147,14 @@ export class ProtoWriter {
     this.pos += this.buf.write(value, this.pos, bytes, 'utf8');
   }
 
-  /** The 16 or 8 bytes of a hex trace or span id. */
+  /** The 16 or 8 bytes of a hex trace or span id (lower-case, as the API keeps them). */
   id(hex: string): void {
-    this.room(1 + hex.length / 2);
-    this.varint(hex.length / 2);
-    this.pos += this.buf.write(hex, this.pos, hex.length / 2, 'hex');
+    const length = hex.length >>> 1;
+    this.room(1 + length);
+    const buf = this.buf;
+    buf[this.pos++] = length;
+    for (let i = 0; i < hex.length; i += 2)
+      buf[this.pos++] = (nibble[hex.charCodeAt(i)]! << 4) | nibble[hex.charCodeAt(i + 1)]!;
   }
 
   bytes(bytes: Uint8Array): void {
