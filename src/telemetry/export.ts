@@ -57,7 +57,15 @@ export class EncodingSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.#stopped || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    writeSpan(this.#writer, span);
+    const before = this.#writer.pos;
+    try {
+      writeSpan(this.#writer, span);
+    } catch (error) {
+      // Not a half-written span in the batch: this one is lost, and said.
+      this.#writer.pos = before;
+      globalErrorHandler(error as Error);
+      return;
+    }
     if (++this.#spans >= this.settings.maxExportBatchSize) this.#send();
     else this.#timer ??= setTimeout(() => this.#send(), this.settings.scheduledDelayMillis).unref();
   }
