@@ -435,8 +435,8 @@ async function main(): Promise<void> {
  * Tracing on against off: the same config, one Conduit exporting every request's spans (sampled
  * all) over OTLP/HTTP to a sink in its own process, the other (the run's own Conduit) with
  * tracing off. Every request carries a `traceparent`, as a traced browser's would. Off and on
- * are measured in turn, twice, so drift in the machine's load lands on both; the figure is the
- * mean of each. With BENCH_TRACING_BASE, a build from before tracing runs too: off against it.
+ * are measured in turn, three times, the order turned each round, so drift in the machine's
+ * load lands on both; the figure is the mean of each. With BENCH_TRACING_BASE, a build from before tracing runs too: off against it.
  */
 async function tracingSection(
   upstreamUrl: string,
@@ -462,8 +462,8 @@ async function tracingSection(
     out(
       `
 Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HTTP protobuf, the default, ` +
-        `to a local sink that answers 200), concurrency ${connections}, each measured twice in ` +
-        `turn; mean req/s
+        `to a local sink that answers 200), concurrency ${connections}, each measured three times in ` +
+        `turn (off, on; on, off; off, on); mean req/s
 `,
     );
     out(
@@ -477,8 +477,10 @@ Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HT
       const add = (into: Map<string, number[]>, name: string, value: number) =>
         (into.get(name) ?? into.set(name, []).get(name)!).push(value);
       let failedOn = 0;
-      for (let round = 0; round < 2; round++) {
-        for (const [name, conduit] of runsOf) {
+      // Three rounds, the order turned each time (off, on; on, off; off, on): a drift in the
+      // machine's speed over the minute lands on both sides alike.
+      for (let round = 0; round < 3; round++) {
+        for (const [name, conduit] of round % 2 ? [...runsOf].reverse() : runsOf) {
           const target = targetsOf(conduit)[t]!;
           await cannon(target, connections, warmup);
           const before = cpuMs(conduit.pid);

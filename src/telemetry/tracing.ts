@@ -1,7 +1,8 @@
 /**
- * The process's tracer: OpenTelemetry's SDK (a tracer provider, a BatchSpanProcessor and the
- * OTLP/HTTP exporter, protobuf or JSON, from the packages the Node SDK is made of; `NodeSDK` itself would register
- * a global context manager and instrumentations), made only when tracing is on (`telemetry.otlpEndpoint`, or the standard
+ * The process's tracer: OpenTelemetry's SDK (a tracer provider and the OTLP/HTTP export, from
+ * the packages the Node SDK is made of; `NodeSDK` itself would register a global context manager
+ * and instrumentations; protobuf spans are encoded as they end, `export.ts`, JSON ones batched by
+ * the SDK's BatchSpanProcessor and exporter), made only when tracing is on (`telemetry.otlpEndpoint`, or the standard
  * `OTEL_EXPORTER_OTLP_*` variables). Off, nothing here is loaded: the SDK is imported on demand,
  * and the edges check one field (`Tracing | undefined`) per request.
  *
@@ -10,6 +11,8 @@
  * context and travel with the request (`spans.ts`).
  */
 import type { Config } from '../config/schema.js';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { RequestSpan, type RequestSpanStart } from './spans.js';
 import { parentContext } from './w3c.js';
 
@@ -64,6 +67,41 @@ export function tracesProtocol(
   return 'http/protobuf';
 }
 
+/**
+ * Where ended spans go over OTLP/HTTP protobuf: encoded as they end (`export.ts`), sent by the
+ * SDK's own OTLP/HTTP export delegate. Headers: the config's, else the delegate reads
+ * OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself, as it does the timeout and compression.
+ */
+async function protobufProcessor(
+  exporter: { url: string; headers?: Record<string, string> },
+  resource: Resource,
+): Promise<SpanProcessor> {
+  const [
+    { createOtlpHttpExportDelegate, convertLegacyHttpOptions },
+    { ProtobufTraceSerializer },
+    { EncodingSpanProcessor, batchSettingsFromEnv },
+    { encodeRequest },
+  ] = await Promise.all([
+    import('@opentelemetry/otlp-exporter-base/node-http'),
+    import('@opentelemetry/otlp-transformer'),
+    import('./export.js'),
+    import('./otlp-protobuf.js'),
+  ]);
+  const delegate = createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions(exporter, 'TRACES', 'v1/traces', {
+      'Content-Type': 'application/x-protobuf',
+    }),
+    {
+      serializeRequest: (spans: Uint8Array) => encodeRequest(resource, scope, spans),
+      deserializeResponse: (body: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(body),
+    },
+  );
+  return new EncodingSpanProcessor(delegate, batchSettingsFromEnv());
+}
+
+/** Conduit's tracer: the instrumentation scope of every span. */
+const scope = { name: 'conduit' };
+
 /** The tracer for `config`, or undefined when tracing is off. */
 export async function createTracing(
   config: TelemetryConfig,
@@ -77,19 +115,12 @@ export async function createTracing(
   const url = tracesEndpoint(config, env);
   if (url === undefined) return undefined;
   const protocol = tracesProtocol(config, env);
-  const [tracing, resources, core, { OTLPTraceExporter }] = await Promise.all([
+  const [tracing, resources, core, { parentBased }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
-    protocol === 'http/json'
-      ? import('@opentelemetry/exporter-trace-otlp-http')
-      : import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('./sampler.js'),
   ]);
-  // Headers: the config's, else the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself.
-  const exporter = new OTLPTraceExporter({
-    url,
-    ...(config.headers !== undefined && { headers: config.headers }),
-  });
   // service.name: the config's, else OTEL_SERVICE_NAME (and OTEL_RESOURCE_ATTRIBUTES), else conduit.
   const resource = resources
     .defaultResource()
@@ -100,20 +131,24 @@ export async function createTracing(
         ? null
         : resources.resourceFromAttributes({ 'service.name': config.serviceName }),
     );
-  const sampler = new tracing.ParentBasedSampler({
-    root:
-      config.sampleRatio >= 1
-        ? new tracing.AlwaysOnSampler()
-        : new tracing.TraceIdRatioBasedSampler(config.sampleRatio),
-  });
-  // The batch's size and delay: the SDK's defaults, or OTEL_BSP_* when set.
-  const processor = new tracing.BatchSpanProcessor(exporter);
+  const sampler = parentBased(
+    config.sampleRatio >= 1
+      ? new tracing.AlwaysOnSampler()
+      : new tracing.TraceIdRatioBasedSampler(config.sampleRatio),
+  );
+  const exporter = { url, ...(config.headers !== undefined && { headers: config.headers }) };
+  const processor =
+    protocol === 'http/json'
+      ? new tracing.BatchSpanProcessor(
+          new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(exporter),
+        )
+      : await protobufProcessor(exporter, resource);
   const provider = new tracing.BasicTracerProvider({
     resource,
     sampler,
     spanProcessors: [processor],
   });
-  const tracer = provider.getTracer('conduit');
+  const tracer = provider.getTracer(scope.name);
   // The SDK reports a failed export to its global handler (by default: nowhere, no diag logger).
   if (onExportError) {
     let toldAt = -Infinity;

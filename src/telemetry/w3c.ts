@@ -8,7 +8,6 @@
 import {
   ROOT_CONTEXT,
   createTraceState,
-  isSpanContextValid,
   trace,
   type Context,
   type SpanContext,
@@ -31,6 +30,7 @@ export function parentContext(traceparent: unknown, tracestate?: unknown): Conte
   };
   if (typeof tracestate === 'string' && tracestate !== '')
     spanContext.traceState = createTraceState(tracestate);
-  if (!isSpanContextValid(spanContext)) return ROOT_CONTEXT;
+  // The pattern checked the hex; all zeros is the one invalid id left.
+  if (/^0+$/.test(spanContext.traceId) || /^0+$/.test(spanContext.spanId)) return ROOT_CONTEXT;
   return trace.setSpanContext(ROOT_CONTEXT, spanContext);
 }

@@ -1,7 +1,9 @@
 /**
  * An OTLP/HTTP trace receiver for tests: a real node:http server taking what the exporter posts
- * to `/v1/traces` (OTLP JSON, gzipped or not), answering 200 as a collector does, and keeping
- * every span with its attributes decoded. A protobuf export is kept as its raw body (`posts`).
+ * to `/v1/traces` (OTLP JSON or protobuf, gzipped or not), answering 200 as a collector does,
+ * and keeping every span with its attributes decoded (protobuf by a reader of the wire format
+ * written here from the OTLP .proto files, independent of the encoder under test), and every
+ * raw body (`posts`).
  * Tests wait on arrivals, never on time.
  */
 import { once } from 'node:events';
@@ -67,7 +69,7 @@ export async function startReceiver(): Promise<Receiver> {
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       posts.push({ path: req.url ?? '', contentType: req.headers['content-type'], body });
       const json = req.headers['content-type']?.startsWith('application/json') === true;
-      const payload = (json ? JSON.parse(body.toString('utf8')) : {}) as {
+      const payload = (json ? JSON.parse(body.toString('utf8')) : decodeRequest(body)) as {
         resourceSpans?: {
           resource?: { attributes?: KeyValue[] };
           scopeSpans?: { spans?: Record<string, any>[] }[];
@@ -137,5 +139,98 @@ export async function startReceiver(): Promise<Receiver> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * Protobuf's wire format, read: each field of a message as [number, value], a varint as a
+ * bigint, a fixed64 as its 8 bytes, a length-delimited field as its bytes.
+ */
+function fieldsOf(bytes: Buffer): [number, bigint | Buffer][] {
+  const fields: [number, bigint | Buffer][] = [];
+  let pos = 0;
+  const varint = () => {
+    let value = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const byte = bytes[pos++]!;
+      value |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  while (pos < bytes.length) {
+    const key = Number(varint());
+    const wireType = key & 7;
+    if (wireType === 0) fields.push([key >> 3, varint()]);
+    else if (wireType === 1 || wireType === 5) {
+      const size = wireType === 1 ? 8 : 4;
+      fields.push([key >> 3, bytes.subarray(pos, pos + size)]);
+      pos += size;
+    } else if (wireType === 2) {
+      const length = Number(varint());
+      fields.push([key >> 3, bytes.subarray(pos, pos + length)]);
+      pos += length;
+    } else throw new Error(`wire type ${wireType} in an OTLP trace export`);
+  }
+  return fields;
+}
+
+const all = (bytes: Buffer, field: number) =>
+  fieldsOf(bytes)
+    .filter(([n]) => n === field)
+    .map(([, v]) => v as Buffer);
+const one = (bytes: Buffer, field: number) => fieldsOf(bytes).find(([n]) => n === field)?.[1];
+
+function anyValueOf(bytes: Buffer): AnyValue {
+  const [[field, value]] = fieldsOf(bytes) as [[number, bigint | Buffer]];
+  switch (field) {
+    case 1:
+      return { stringValue: (value as Buffer).toString('utf8') };
+    case 2:
+      return { boolValue: value === 1n };
+    case 3:
+      return { intValue: BigInt.asIntN(64, value as bigint).toString() };
+    case 4:
+      return { doubleValue: (value as Buffer).readDoubleLE(0) };
+    case 5:
+      return { arrayValue: { values: all(value as Buffer, 1).map(anyValueOf) } };
+    default:
+      throw new Error(`AnyValue field ${field}`);
+  }
+}
+
+const keyValuesOf = (list: Buffer[]): KeyValue[] =>
+  list.map((kv) => ({
+    key: (one(kv, 1) as Buffer).toString('utf8'),
+    value: anyValueOf(one(kv, 2) as Buffer),
+  }));
+
+/** An `ExportTraceServiceRequest` as the OTLP JSON encoding would carry it (the fields read here). */
+function decodeRequest(body: Buffer) {
+  return {
+    resourceSpans: all(body, 1).map((rs) => ({
+      resource: { attributes: keyValuesOf(all(one(rs, 1) as Buffer, 1)) },
+      scopeSpans: all(rs, 2).map((ss) => ({
+        spans: all(ss, 2).map((span) => {
+          const status = one(span, 15) as Buffer | undefined;
+          const hex = (field: number) => (one(span, field) as Buffer | undefined)?.toString('hex');
+          return {
+            traceId: hex(1),
+            spanId: hex(2),
+            parentSpanId: hex(4),
+            name: (one(span, 5) as Buffer).toString('utf8'),
+            kind: Number(one(span, 6) ?? 0n),
+            attributes: keyValuesOf(all(span, 9)),
+            events: all(span, 11).map((event) => ({
+              name: (one(event, 2) as Buffer).toString('utf8'),
+              attributes: keyValuesOf(all(event, 3)),
+            })),
+            status: status && {
+              code: Number(one(status, 3) ?? 0n),
+              message: (one(status, 2) as Buffer | undefined)?.toString('utf8'),
+            },
+          };
+        }),
+      })),
+    })),
   };
 }

@@ -47,10 +47,10 @@ async function traceOf(traceId: string, tries: number) {
   return { spans, server, tries: childrenOf(spans, server) };
 }
 
-/** A Conduit exporting to `telemetry` (as OTLP JSON, which the receiver decodes, unless told `default`). */
+/** A Conduit exporting to `telemetry` (protobuf, the default, unless told `http/json`). */
 async function conduitWith(
   telemetry: Record<string, unknown>,
-  protocol: 'http/json' | 'default' = 'http/json',
+  protocol: 'http/json' | 'default' = 'default',
 ): Promise<TestConduit> {
   return startConduit(
     {
@@ -381,12 +381,8 @@ describe('content capture', () => {
 });
 
 describe('protocol', () => {
-  it("exports protobuf by default, holding the request's trace id", async () => {
-    const own = await startReceiver();
-    onDispose(() => own.close());
-    const gw = await conduitWith({ otlpEndpoint: own.url }, 'default');
-    const { traceId, traceparent } = parent();
-    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+  const request = (gw: TestConduit, traceparent: string) =>
+    fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${appKey}`,
@@ -395,12 +391,36 @@ describe('protocol', () => {
       },
       body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
     });
+
+  it("exports protobuf by default, holding the request's trace id", async () => {
+    const own = await startReceiver();
+    onDispose(() => own.close());
+    const gw = await conduitWith({ otlpEndpoint: own.url }, 'default');
+    const { traceId, traceparent } = parent();
+    const response = await request(gw, traceparent);
     expect(response.status).toBe(200);
     await response.text();
     const post = await own.post(() => true);
     expect(post).toMatchObject({ path: '/v1/traces', contentType: 'application/x-protobuf' });
     // OTLP protobuf carries a trace id as its 16 raw bytes.
     expect(post.body.includes(Buffer.from(traceId, 'hex'))).toBe(true);
+  });
+
+  it('exports OTLP JSON when told http/json, the same spans', async () => {
+    const own = await startReceiver();
+    onDispose(() => own.close());
+    const gw = await conduitWith({ otlpEndpoint: own.url }, 'http/json');
+    const { traceId, traceparent } = parent();
+    const response = await request(gw, traceparent);
+    expect(response.status).toBe(200);
+    await response.text();
+    const spans = await own.trace(traceId, (found) => found.length >= 2);
+    expect(own.posts[0]).toMatchObject({ path: '/v1/traces', contentType: 'application/json' });
+    expect(spans.map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
+    expect(spans.find((s) => s.kind === CLIENT)!.attributes).toMatchObject({
+      'gen_ai.system': 'openai',
+      'gen_ai.usage.output_tokens': expect.any(Number),
+    });
   });
 });
 
