@@ -17,7 +17,8 @@ interface Entry<T> {
 
 /** A FIFO that drops from the front in O(1) (amortised), unlike `Array.prototype.shift`. */
 class Fifo<T> {
-  #items: Entry<T>[] = [];
+  /** Before `#head`: taken (cleared); from it on: queued. */
+  #items: (Entry<T> | undefined)[] = [];
   #head = 0;
 
   get length(): number {
@@ -30,7 +31,10 @@ class Fifo<T> {
     this.#items.push(entry);
   }
   take(count: number): Entry<T>[] {
-    const taken = this.#items.slice(this.#head, this.#head + count);
+    const taken = this.#items.slice(this.#head, this.#head + count) as Entry<T>[];
+    // The slots taken are cleared: kept until the next compaction (a thousand pushes on), the
+    // entries outlived the young generation and were promoted, with all they point at.
+    this.#items.fill(undefined, this.#head, this.#head + taken.length);
     this.#head += taken.length;
     this.#compact();
     return taken;

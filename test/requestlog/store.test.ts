@@ -4,6 +4,9 @@
  * counted and alerted, while the usage rows of the same requests are all written.
  */
 import { Writable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { sql } from 'kysely';
@@ -158,5 +161,27 @@ await describeEachDatabase('the request log store', (makeDatabase) => {
     const bodies = await log.bodies(stored.map((e) => e.seq));
     expect([...bodies.values()].filter((b) => b === null)).toHaveLength(2);
     expect((await usage.query({}, [])).requests).toBe(4);
+  });
+
+  it('lets go of the entries of a batch once it is written', async () => {
+    // Kept by the queue until a compaction a thousand pushes on, they outlived the young
+    // generation under load and were promoted, with the request's objects they point at.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { log } = await open({ batchSize: 100 });
+    const outcomes = (() => {
+      const refs: WeakRef<object>[] = [];
+      for (let i = 0; i < 300; i++) {
+        const queued = entry(new Date(), `released ${i}`);
+        refs.push(new WeakRef(queued.outcome));
+        log.record(queued);
+      }
+      return refs;
+    })();
+    await log.flush();
+    // A task on: a WeakRef's target is held until the task that made it has ended.
+    await setImmediate();
+    gc();
+    expect(outcomes.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 });
