@@ -16,8 +16,9 @@
  * A planned document's subscription can also start without envelop (`subscribeDirectly`, the
  * runner's direct path): the root field's `subscribe` resolver called as graphql-js's
  * `createSourceEventStream` calls it, but with the variables coerced by graphql-jit's compiled
- * coercion of the document's variable definitions (made once per document: graphql-js walks
- * `CompletionInput` and every message through `coerceInputValue` on each subscription), and
+ * coercion of the document's variable definitions (made once per document, as `execute.ts`
+ * compiles queries: graphql-js walks `CompletionInput` and every message through
+ * `coerceInputValue` on each subscription, 10–12 µs against 0.3 compiled), and
  * each event's result masked as Yoga's masked-errors plugin masks it. Variables that do not
  * coerce get graphql-js's own errors (its coercion run again for them, nothing resolved).
  */
@@ -44,7 +45,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { compiler, takeSettled } from './execute.js';
+import { compileAfter, compiler, takeSettled } from './execute.js';
 
 interface Leaf {
   key: string;
@@ -57,6 +58,7 @@ interface Leaf {
 type ChunkPlan = (chunk: unknown) => ExecutionResult | undefined;
 
 type Coerced = { coerced: Record<string, unknown>; errors?: undefined } | { errors: unknown };
+type Coercion = (inputs: Record<string, unknown>) => Coerced;
 
 /** A planned document's subscription: its root field, and each chunk's result. */
 interface Plan {
@@ -66,8 +68,8 @@ interface Plan {
   rootKey: string;
   rootType: GraphQLObjectType;
   field: GraphQLField<unknown, unknown>;
-  /** graphql-jit's coercion of the operation's variables, once it has loaded (null: none). */
-  coerce: ((inputs: Record<string, unknown>) => Coerced) | null | undefined;
+  /** The subscriptions so far, then graphql-jit's coercion of the variables (null: none). */
+  coerce: number | Coercion | null;
 }
 
 function planOf(schema: GraphQLSchema, operation: OperationDefinitionNode): Plan | undefined {
@@ -119,7 +121,7 @@ function planOf(schema: GraphQLSchema, operation: OperationDefinitionNode): Plan
     }
     return { data: { [rootKey]: out } };
   };
-  return { chunk, operation, root, rootKey, rootType, field, coerce: undefined };
+  return { chunk, operation, root, rootKey, rootType, field, coerce: 0 };
 }
 
 /** The plans of each document, by operation name; null where graphql-js runs every event. */
@@ -147,21 +149,26 @@ function cachedPlan(args: ExecutionArgs): Plan | null {
   return plan;
 }
 
-/** The operation's variables coerced: graphql-jit's compiled coercion, else graphql-js's. */
+/**
+ * The operation's variables coerced: graphql-jit's compiled coercion once the document has
+ * run `compileAfter` times (compiling costs a few milliseconds, a thousand coercions' saving),
+ * graphql-js's `getVariableValues` before that and for the errors.
+ */
 function coerce(plan: Plan, args: ExecutionArgs): Coerced {
   const inputs = (args.variableValues ?? {}) as Record<string, unknown>;
   const definitions = plan.operation.variableDefinitions ?? [];
-  if (plan.coerce === undefined) {
-    const jit = compiler();
-    if (jit) {
+  if (typeof plan.coerce === 'number') {
+    const jit = plan.coerce >= compileAfter ? compiler() : undefined;
+    if (!jit) plan.coerce++;
+    else {
       try {
-        plan.coerce = jit.compileVariableParsing(args.schema, definitions) as Plan['coerce'];
+        plan.coerce = jit.compileVariableParsing(args.schema, definitions) as Coercion;
       } catch {
         plan.coerce = null;
       }
     }
   }
-  const coerced = plan.coerce?.(inputs);
+  const coerced = typeof plan.coerce === 'function' ? plan.coerce(inputs) : undefined;
   if (coerced && !coerced.errors) return coerced;
   // graphql-js's answer (its messages, as every edge gives them), as `createSourceEventStream`.
   return getVariableValues(args.schema, definitions, inputs, { maxErrors: 50 }) as Coerced;
@@ -200,7 +207,10 @@ async function sourceOf(
   return stream;
 }
 
-/** The source stream's events mapped to results; return() reaches the source at once. */
+/**
+ * The source stream's events mapped to results (a result at hand is not awaited: a planned
+ * chunk costs no extra turn of the microtask queue); return() reaches the source at once.
+ */
 function mapEvents(
   source: AsyncIterable<unknown>,
   map: (event: unknown) => ExecutionResult | Promise<ExecutionResult>,
@@ -213,7 +223,8 @@ function mapEvents(
         const next = await inner.next();
         if (next.done) return { done: true, value: undefined };
         try {
-          return { done: false, value: await map(next.value) };
+          const value = map(next.value);
+          return { done: false, value: value instanceof Promise ? await value : value };
         } catch (error) {
           await inner.return?.();
           throw error;
@@ -236,10 +247,6 @@ function mapEvents(
   };
 }
 
-/** An event's result: the plan's, or graphql-js's where the plan leaves it. */
-const resultOf = (plan: Plan, args: ExecutionArgs, event: unknown) =>
-  plan.chunk(event) ?? execute({ ...args, rootValue: event });
-
 /** Yoga's test for an abort, which its masking lets through unmasked. */
 const isAbortError = (error: unknown): boolean =>
   typeof error === 'object' &&
@@ -261,9 +268,12 @@ export function subscribeDirectly(
   if (!plan) return undefined;
   return sourceOf(plan, args).then((source) => {
     if (!isAsyncIterableOf(source)) return source;
-    const masked = async (event: unknown): Promise<ExecutionResult> => {
-      const result = await resultOf(plan, args, event);
-      return result.errors ? { ...result, errors: result.errors.map(mask) as never } : result;
+    const masked = (event: unknown): ExecutionResult | Promise<ExecutionResult> => {
+      const planned = plan.chunk(event);
+      if (planned) return planned;
+      return Promise.resolve(execute({ ...args, rootValue: event })).then((result) =>
+        result.errors ? { ...result, errors: result.errors.map(mask) as never } : result,
+      );
     };
     return mapEvents(source, masked, (error) => (isAbortError(error) ? error : mask(error)));
   });
@@ -283,7 +293,10 @@ export const useChunkPlans: Plugin = {
       if (settled) return settled;
       const source = await createSourceEventStream(subscribeArgs);
       if (!isAsyncIterableOf(source)) return source;
-      return mapEvents(source, (event) => resultOf(plan, subscribeArgs, event));
+      return mapEvents(
+        source,
+        (event) => plan.chunk(event) ?? execute({ ...subscribeArgs, rootValue: event }),
+      );
     });
   },
 };

@@ -51,7 +51,7 @@ export function compiler(): Compiler | undefined {
 }
 
 /** Runs of a document through graphql-js before it is compiled. */
-const compileAfter = 100;
+export const compileAfter = 100;
 
 /** Per document, per operation name: the runs so far, then the compiled plan (null: none). */
 const compiled = new WeakMap<DocumentNode, Map<string | null, number | Jit.CompiledQuery | null>>();
