@@ -34,11 +34,18 @@ export interface ServerContext {
 export type ConduitYoga = YogaServerInstance<ServerContext, Context>;
 
 /**
- * What the transport's runner needs to run a known query or mutation without envelop
- * (`transport/runner.ts`): the context function Yoga's one context hook runs.
+ * What the transport's runner needs to run a known operation without envelop
+ * (`transport/runner.ts`): the context function Yoga's one context hook runs, and Yoga's own
+ * masking of an error (what its masked-errors plugin does to a subscription's events).
  */
 export interface DirectPath {
   context(edge: ServerContext): Context | Promise<Context>;
+  maskError(error: unknown): Error;
+}
+
+interface MaskingOptions {
+  maskError(error: unknown, message: string): Error;
+  errorMessage: string;
 }
 
 const directPaths = new WeakMap<ConduitYoga, DirectPath>();
@@ -49,6 +56,7 @@ export const directPathOf = (yoga: ConduitYoga): DirectPath | undefined => direc
 interface Hooked {
   onContextBuilding?: unknown;
   onExecute?: unknown;
+  onSubscribe?: unknown;
   instrumentation?: unknown;
 }
 
@@ -56,8 +64,10 @@ interface Hooked {
  * Whether skipping envelop changes nothing for a result without errors: no plugin instruments
  * operations; Yoga's own context hook is the only one (it runs our `context`); the execute hooks
  * are Yoga's own (its executor, which ours replaces, and error masking) and ours in `onErrors`
- * (executor and hooks that only touch errors). A plugin added with a context or execute hook
- * of its own (a tracer's span per operation, say) turns the direct path off until it is listed.
+ * (executor and hooks that only touch errors); likewise the subscribe hooks (Yoga's masking,
+ * our subscriber and hidden suggestions). A plugin added with a context, execute or subscribe
+ * hook of its own (a tracer's span per operation, say) turns the direct path off until it is
+ * listed.
  */
 function allowsDirectPath(all: readonly Hooked[], ours: readonly Hooked[], onErrors: Set<Hooked>) {
   let contextHooks = 0;
@@ -65,8 +75,8 @@ function allowsDirectPath(all: readonly Hooked[], ours: readonly Hooked[], onErr
     if (plugin.instrumentation) return false;
     if (plugin.onContextBuilding) contextHooks++;
     const mine = ours.includes(plugin);
-    if (mine && (plugin.onContextBuilding || plugin.onExecute) && !onErrors.has(plugin))
-      return false;
+    const hooks = plugin.onContextBuilding || plugin.onExecute || plugin.onSubscribe;
+    if (mine && hooks && !onErrors.has(plugin)) return false;
   }
   return contextHooks === 1;
 }
@@ -119,8 +129,9 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
     executeCompiled,
     useChunkPlans,
   ];
-  // Their execute hooks touch errors only (codes, hidden suggestions), or set the executor.
-  const onErrors = new Set<Plugin>([...limits, errorCodes, executeCompiled]);
+  // Their execute and subscribe hooks touch errors only (codes, hidden suggestions), or set the
+  // executor or the subscriber.
+  const onErrors = new Set<Plugin>([...limits, errorCodes, executeCompiled, useChunkPlans]);
 
   const context = ({
     request,
@@ -183,6 +194,12 @@ export function createConduitYoga(services: () => Services): ConduitYoga {
   });
   // Yoga's list of every plugin, its own included (a protected field: read, never changed).
   const all = (yoga as unknown as { plugins: Hooked[] }).plugins;
-  if (allowsDirectPath(all, plugins, onErrors)) directPaths.set(yoga, { context });
+  // Yoga's masking as its masked-errors plugin applies it (a private field: read, never changed).
+  const masking = (yoga as unknown as { maskedErrorsOpts: MaskingOptions | null }).maskedErrorsOpts;
+  if (masking && allowsDirectPath(all, plugins, onErrors))
+    directPaths.set(yoga, {
+      context,
+      maskError: (error) => masking.maskError(error, masking.errorMessage),
+    });
   return yoga;
 }

@@ -22,8 +22,18 @@ const general = `subscription ($input: CompletionInput!) {
 const variables = {
   input: {
     model: 'echo/echo',
-    messages: [{ role: 'USER', content: 'one two three four' }],
+    messages: [
+      { role: 'SYSTEM', content: 'be brief' },
+      { role: 'USER', parts: [{ type: 'TEXT', text: 'one two three four' }] },
+    ],
     cache: 'BYPASS',
+    // Coerced by graphql-jit's compiled coercion for the planned document, by graphql-js for
+    // the other: the gateway is asked the same either way.
+    temperature: 0.5,
+    maxTokens: 64,
+    stop: 'zzz',
+    user: 'u1',
+    cacheOptions: { noStore: true },
   },
 };
 

@@ -3,11 +3,17 @@
  * graphql-jit's plan, and answers byte for byte as graphql-js did on its first runs: data,
  * field errors with their codes and paths (a non-null `complete` that failed: data null),
  * request errors (variables that do not coerce: 400, graphql-js's message, BAD_USER_INPUT).
+ * A `completionStream` subscription's variables are coerced by graphql-jit's compiled coercion
+ * once its document has run as often (`transport/chunks.ts`): the same stream, and the same
+ * refusal of variables that do not coerce.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startConduit, type TestConduit } from '../helpers/conduit.js';
 
 const KEY = 'ck-compiled-app';
+const STREAM = `subscription Stream($input: CompletionInput!) {
+  completionStream(input: $input) { delta provider model done finishReason }
+}`;
 const COMPLETE = `mutation Complete($input: CompletionInput!) {
   complete(input: $input) { provider model content finishReason usage { totalTokens } }
 }`;
@@ -30,12 +36,16 @@ describe('compiled execution', () => {
     });
   });
 
-  const post = async (query: string, variables: Record<string, unknown>): Promise<Answer> => {
+  const post = async (
+    query: string,
+    variables: Record<string, unknown>,
+    accept = 'application/graphql-response+json',
+  ): Promise<Answer> => {
     const response = await fetch(gw.graphqlUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
+        accept,
         authorization: `Bearer ${KEY}`,
       },
       body: JSON.stringify({ query, variables }),
@@ -96,5 +106,31 @@ describe('compiled execution', () => {
       .errors[0]!;
     expect(error.message).toMatch(/^Variable "\$input" got invalid value/);
     expect(error.extensions).toEqual({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('streams a subscription as graphql-js did, and refuses its variables alike, compiled or not', async () => {
+    const input = {
+      model: 'echo/echo',
+      messages: [
+        { role: 'SYSTEM', content: 'be brief' },
+        { role: 'USER', parts: [{ type: 'TEXT', text: 'streamed words' }] },
+      ],
+      temperature: 0.5,
+      maxTokens: 64,
+      stop: 'zzz',
+      cache: 'BYPASS',
+      cacheOptions: { noStore: true },
+    };
+    const sse = 'text/event-stream';
+    const first = await post(STREAM, { input }, sse);
+    expect(first.body).toContain('"delta":" words"');
+    let last = first;
+    for (let i = 1; i < RUNS; i++) last = await post(STREAM, { input }, sse);
+    expect(last).toEqual(first);
+    const wrong = { input: { ...input, maxTokenz: 5, temperature: 'warm' } };
+    const bad = await post(STREAM, wrong, sse);
+    const fresh = await post(`${STREAM} # fresh`, wrong, sse);
+    expect(bad).toEqual(fresh);
+    expect(bad.body).toMatch(/"message":"Variable \\"\$input\\" got invalid value/);
   });
 });

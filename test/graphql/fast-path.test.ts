@@ -32,6 +32,10 @@ const say = (content: string, model = 'echo/echo') => ({
   input: { model, messages: [{ role: 'USER', content }] },
 });
 const STREAM = `subscription ($input: CompletionInput!) { completionStream(input: $input) { delta done } }`;
+/** A selection the chunk plans leave to graphql-js (`transport/chunks.ts`). */
+const UNPLANNED = `subscription ($input: CompletionInput!) {
+  completionStream(input: $input) { delta done usage { totalTokens } }
+}`;
 
 interface Answer {
   status: number;
@@ -55,6 +59,9 @@ describe('the GraphQL fast path', () => {
   const yogaCalls = { handler: 0, fetch: 0 };
   /** The envelop's parse and validate, as the transport calls them. */
   const checks = { parse: 0, validate: 0 };
+  /** A server over `yoga` itself (its direct path), and the envelops made on it. */
+  let direct: string;
+  let envelopes = 0;
 
   beforeAll(async () => {
     gw = await startConduit({
@@ -101,6 +108,21 @@ describe('the GraphQL fast path', () => {
     await once(server, 'listening');
     onDispose(() => new Promise((resolve) => server.close(resolve)));
     counted = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+
+    const getEnveloped = yoga.getEnveloped;
+    // Counted on the instance itself: its direct path is registered for this object.
+    (yoga as { getEnveloped: ConduitYoga['getEnveloped'] }).getEnveloped = ((...args) => {
+      envelopes++;
+      return getEnveloped(...args);
+    }) as ConduitYoga['getEnveloped'];
+    const own = createGraphQLHttp(yoga, { maxBodyBytes, cors: createCors(cors.origins) });
+    const ownServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+      void own(req, res);
+    });
+    ownServer.listen(0, '127.0.0.1');
+    await once(ownServer, 'listening');
+    onDispose(() => new Promise((resolve) => ownServer.close(resolve)));
+    direct = `http://127.0.0.1:${(ownServer.address() as AddressInfo).port}/graphql`;
   });
 
   /** The same request to Conduit (fast path) and to Yoga's own handler. */
@@ -279,6 +301,21 @@ describe('the GraphQL fast path', () => {
         post({ query: STREAM, variables: say('x', 'nobody/none') }, sse),
         0,
       ],
+      [
+        'a subscription with a wrong variable',
+        post({ query: STREAM, variables: { input: { model: 1 } } }, sse),
+        0,
+      ],
+      [
+        'a subscription with a misspelt input field (no suggestion in the message)',
+        post({ query: STREAM, variables: { input: { model: 'echo/echo', mesages: [] } } }, sse),
+        0,
+      ],
+      [
+        'a subscription without a chunk plan (through envelop)',
+        post({ query: UNPLANNED, variables: say('four five') }, sse),
+        0,
+      ],
       ['a query asked as SSE (Yoga answers)', post({ query: '{ viewer { id } }' }, sse), 1],
       [
         'a subscription with a wrong key (refused here, not run again by Yoga)',
@@ -302,6 +339,14 @@ describe('the GraphQL fast path', () => {
         own.type,
         own.body,
       ]);
+      // Without envelop where the document allows (the counted Yoga above has no direct path).
+      const unenveloped = await read(await fetch(direct, copy(init)));
+      expect([name, unenveloped.status, unenveloped.type, unenveloped.body]).toEqual([
+        name,
+        own.status,
+        own.type,
+        own.body,
+      ]);
       for (const header of ['cache-control', 'connection', 'content-encoding'])
         expect([name, header, fast.headers.get(header)]).toEqual([
           name,
@@ -316,10 +361,22 @@ describe('the GraphQL fast path', () => {
     expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);
   });
 
-  it('runs queries and mutations without envelop while no plugin hooks a result without errors', () => {
-    // A plugin with a context or execute hook of its own turns this off (yoga.ts): list it
-    // there if its hooks only touch errors, or accept the slower path.
+  it('runs operations without envelop while no plugin hooks a result without errors', () => {
+    // A plugin with a context, execute or subscribe hook of its own turns this off (yoga.ts):
+    // list it there if its hooks only touch errors, or accept the slower path.
     expect(directPathOf(yoga)).toBeDefined();
+  });
+
+  it('runs a known subscription without envelop', async () => {
+    const init = post(
+      { query: STREAM, variables: say('six seven') },
+      { accept: 'text/event-stream' },
+    );
+    await read(await fetch(direct, init));
+    envelopes = 0;
+    const answer = await read(await fetch(direct, init));
+    expect(answer.body).toContain('"delta":" seven"');
+    expect(envelopes).toBe(0);
   });
 
   it('leaves GET and GraphiQL to Yoga; subscriptions work over SSE and WebSocket', async () => {

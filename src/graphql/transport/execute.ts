@@ -2,8 +2,8 @@
  * How queries and mutations run: graphql-jit's compiled plan for a document seen before,
  * graphql-js's `execute` otherwise. Not Yoga's default executor (@graphql-tools/executor, for
  * @defer and @stream, which this schema has no use for): it copies and freezes every variable
- * value before running. Subscriptions keep Yoga's subscribe (with the chunk plans of
- * `chunks.ts`).
+ * value before running. Subscriptions run in `chunks.ts` (the chunk plans), their variables
+ * coerced by graphql-jit's compiled coercion (`compiler`).
  *
  * graphql-jit compiles a document's operation into a function (variable coercion, field
  * resolution and leaf serialisation specialised to the document): a `complete` mutation's
@@ -22,24 +22,36 @@
  * path and locations, masked and coded by the same plugins.
  */
 import { execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createRequire } from 'node:module';
 import type * as Jit from 'graphql-jit';
+import type * as JitVariables from 'graphql-jit/dist/variables';
+
+const require = createRequire(import.meta.url);
+
+/** graphql-jit's compiler, and its compiled coercion of variables (subscriptions use it). */
+type Compiler = typeof Jit & Pick<typeof JitVariables, 'compileVariableParsing'>;
 
 /**
- * graphql-jit, loaded when the first query or mutation runs, not at start-up (it and its
- * dependencies add a tenth of a second of CPU to it); until it has loaded, graphql-js runs all.
+ * graphql-jit, loaded when the first operation runs, not at start-up (it and its dependencies
+ * add a tenth of a second of CPU to it); until it has loaded, graphql-js runs all.
  */
-let jit: typeof Jit | undefined;
+let jit: Compiler | undefined;
 let loading: Promise<unknown> | undefined;
-function compiler(): typeof Jit | undefined {
-  loading ??= import('graphql-jit').then(
-    (module) => (jit = module),
-    () => undefined, // not installed: graphql-js runs everything
-  );
+export function compiler(): Compiler | undefined {
+  loading ??= import('graphql-jit')
+    .then((module) => {
+      // Its ES module build of this file does not load (imports without extensions); the
+      // CommonJS one shares graphql with everything else (Node's `import` loads graphql's
+      // CommonJS build too).
+      const variables = require('graphql-jit/dist/variables') as typeof JitVariables;
+      jit = { ...module, compileVariableParsing: variables.compileVariableParsing };
+    })
+    .catch(() => undefined); // not installed: graphql-js runs everything
   return jit;
 }
 
 /** Runs of a document through graphql-js before it is compiled. */
-const compileAfter = 100;
+export const compileAfter = 100;
 
 /** Per document, per operation name: the runs so far, then the compiled plan (null: none). */
 const compiled = new WeakMap<DocumentNode, Map<string | null, number | Jit.CompiledQuery | null>>();
@@ -75,18 +87,22 @@ const errorsFirst = (result: ExecutionResult): ExecutionResult =>
  */
 const settled = new WeakMap<object, ExecutionResult>();
 
-/** The next execution with `contextValue` answers `result` (once). */
+/** The next execution (or subscription) with `contextValue` answers `result` (once). */
 export function settleWith(contextValue: object, result: ExecutionResult): void {
   settled.set(contextValue, result);
 }
 
+/** The result settled for `contextValue`, taken (undefined when there is none). */
+export function takeSettled(contextValue: unknown): ExecutionResult | undefined {
+  const done = settled.get(contextValue as object);
+  if (done) settled.delete(contextValue as object);
+  return done;
+}
+
 /** A query or mutation's result (compiled once its document has run `compileAfter` times). */
 export function executeOperation(args: ExecutionArgs): Result {
-  const done = settled.get(args.contextValue as object);
-  if (done) {
-    settled.delete(args.contextValue as object);
-    return done;
-  }
+  const done = takeSettled(args.contextValue);
+  if (done) return done;
   const plan = planOf(args);
   if (plan) {
     const result = plan.query(args.rootValue, args.contextValue, args.variableValues);

@@ -16,9 +16,15 @@
  * Yoga's own context function, the executor of `execute.ts`, no envelop (its hook chains,
  * promise helpers and per-request closures cost about as much as running the `complete`
  * mutation itself). A result with errors goes through envelop's execute hooks after all
- * (masking, error codes, hidden suggestions), over the result at hand: nothing runs twice. A
- * subscription's context is made the same way; it subscribes through envelop (its hooks mask
- * each event's errors).
+ * (masking, error codes, hidden suggestions), over the result at hand: nothing runs twice.
+ *
+ * A subscription whose document has a chunk plan (`chunks.ts`: one `completionStream` field of
+ * leaves, what clients send) runs directly too: its context made the same way, its variables
+ * coerced by a compiled coercion, each event's errors masked as Yoga's masked-errors plugin
+ * masks them (the only subscribe hook that touches a stream; `directPathOf` says so). Refused
+ * before it began (variables that do not coerce, the gateway's refusal), its result goes
+ * through envelop's subscribe hooks as a query's errors do. Any other subscribes through
+ * envelop.
  */
 import {
   getOperationAST,
@@ -34,6 +40,7 @@ import type { Context } from '../context.js';
 import { boundedCache } from '../document-cache.js';
 import { maskError } from '../errors.js';
 import { directPathOf, type ConduitYoga, type ServerContext } from '../yoga.js';
+import { subscribeDirectly } from './chunks.js';
 import { executeOperation, settleWith } from './execute.js';
 import type { OperationParams } from './negotiate.js';
 
@@ -56,8 +63,8 @@ export interface Started {
   args: ExecutionArgs & { contextValue: Context };
   checked: Checked;
   /**
-   * Run without envelop (`directPathOf`: a query or mutation); its hooks only see a result with
-   * errors. A subscription's context is made directly too, and it subscribes through envelop.
+   * Run without envelop (`directPathOf`); its hooks only see a result with errors (or a
+   * subscription of a document without a chunk plan).
    */
   direct: boolean;
 }
@@ -129,8 +136,7 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
     } catch (error) {
       return { refused: asGraphQLError(error) };
     }
-    const query = checked.operation!.operation !== 'subscription';
-    return { args: argsOf(checked, contextValue), checked, direct: query };
+    return { args: argsOf(checked, contextValue), checked, direct: true };
   }
 
   return {
@@ -159,7 +165,6 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
     },
 
     async start(checked) {
-      // A subscription's context too: envelop's subscribe hooks then run over it as ever.
       if (direct && checked.operation) return startDirectly(checked);
       const enveloped = envelopedOf(checked);
       let contextValue: Context;
@@ -188,8 +193,15 @@ export function createOperationRunner(yoga: ConduitYoga): OperationRunner {
       }
     },
 
-    async subscribe({ args, checked }) {
+    async subscribe({ args, checked, direct: directly }) {
       try {
+        const subscribed = directly ? subscribeDirectly(args, direct!.maskError) : undefined;
+        if (subscribed) {
+          const result = await subscribed;
+          if (isAsyncIterable(result)) return result;
+          // Envelop's hooks shape the errors; the subscriber gives them this result.
+          settleWith(args.contextValue, result);
+        }
         return (await envelopedOf(checked).subscribe(args)) as
           AsyncIterable<ExecutionResult> | ExecutionResult;
       } catch (error) {
