@@ -6,7 +6,7 @@
  * aborts the operations it still runs, as an HTTP client leaving aborts its request.
  */
 import { CloseCode, type Context } from 'graphql-ws';
-import type { Extra } from 'graphql-ws/use/ws';
+import type { WebSocket } from 'ws';
 import type { Authenticator } from './auth.js';
 import type { Cancel } from './gateway/cancel.js';
 import type { Caller } from './gateway/types.js';
@@ -14,6 +14,9 @@ import type { Caller } from './gateway/types.js';
 /** What a connection carries between graphql-ws's hooks. A type alias, not an interface:
  * graphql-ws wants an index signature. */
 export type SocketExtra = {
+  socket: WebSocket;
+  /** The upgrade request's Origin: all of the request a connection keeps (onConnect checks it). */
+  origin: string | undefined;
   caller?: Caller;
   /** The operations running, each with its own Cancel (the gateway may abort it itself). */
   operations?: Map<string, Cancel>;
@@ -25,7 +28,7 @@ export type SocketExtra = {
   lapsed?: string;
 };
 
-export type Connection = Context<Record<string, unknown>, Extra & Partial<SocketExtra>>;
+export type Connection = Context<Record<string, unknown>, SocketExtra>;
 
 export interface Connections {
   /** A connection `onConnect` let in, as `ctx.extra.caller`. */

@@ -13,11 +13,10 @@
  * its way (a query, a mutation or a completion stream in flight finishes first; a feed such as
  * `requestEvents`, which never ends on its own, does not hold the socket open).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { resolvePersisted } from '../../access/persisted.js';
 import { Cancel } from '../../gateway/cancel.js';
@@ -68,6 +67,12 @@ const highWaterBytes = 64 * 1024;
 /** The longest a timer may wait (setTimeout's ceiling); a later expiry is looked at again then. */
 const maxTimerMs = 2 ** 31 - 1;
 
+/**
+ * graphql-ws's keep-alive (its `ws` binding's default): every socket is pinged this often, and
+ * one that has not answered by the next round is cut.
+ */
+const keepAliveMs = 12_000;
+
 type SendCallback = (error?: Error) => void;
 type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | undefined>;
 
@@ -83,6 +88,8 @@ type SendOptions = Exclude<Parameters<WebSocket['send']>[1], SendCallback | unde
 class BatchingWebSocket extends WebSocket {
   /** The connection under the socket (set once upgraded). */
   raw: Duplex | undefined;
+  /** Pinged by the keep-alive round and not answered yet. */
+  unanswered = false;
   #corked = false;
 
   override send(
@@ -115,6 +122,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
     noServer: true,
     maxPayload: options.maxPayload,
     WebSocket: BatchingWebSocket,
+    handleProtocols,
   });
 
   server.on('upgrade', (req, socket, head) => {
@@ -125,16 +133,6 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
     wsServer.handleUpgrade(req, socket, head, (ws) => {
       (ws as BatchingWebSocket).raw = socket;
       wsServer.emit('connection', ws, req);
-      // A socket's 'error' is the client's doing (a message too big, a broken frame), and ws
-      // has already closed it with the code that says so; graphql-ws would print it to the
-      // console as an internal error. One info line instead.
-      ws.removeAllListeners('error');
-      ws.on('error', (error: Error & { code?: string }) => {
-        log.info(
-          { code: error.code, reason: error.message },
-          'websocket closed on a protocol error',
-        );
-      });
     });
   });
 
@@ -170,7 +168,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
     }, wait);
     ctx.extra.expiry.unref();
   }
-  const disposable = useServer<Record<string, unknown>, SocketExtra>(
+  const disposable = serve(
     {
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
@@ -180,7 +178,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
             typeof authorization === 'string' ? authorization : undefined,
           );
           const caller = who instanceof Promise ? await who : who;
-          access.checkOrigin(caller, ctx.extra.request.headers.origin);
+          access.checkOrigin(caller, ctx.extra.origin);
           ctx.extra.caller = caller;
           connections.add(ctx);
           watchExpiry(ctx);
@@ -279,6 +277,7 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       },
     },
     wsServer,
+    log,
   );
 
   return {
@@ -291,6 +290,88 @@ export function createWebSocketTransport(options: WebSocketOptions): WebSocketTr
       clearTimeout(unanswered);
     },
   };
+}
+
+/**
+ * graphql-ws on the sockets of `wsServer`, as its own `ws` binding (`graphql-ws/use/ws`) runs
+ * it, but keeping less per socket, which 10,000 sockets multiply (issue 13): of the upgrade
+ * request only its Origin (the binding keeps the whole request for the socket's life), one
+ * keep-alive round for every socket (the binding keeps an interval and a timeout per socket),
+ * one listener less. A socket's
+ * 'error' is the client's doing (a message too big, a broken frame), and ws has already closed
+ * it with the code that says so: one info line, where the binding prints an internal error.
+ */
+function serve(
+  options: ServerOptions<Record<string, unknown>, SocketExtra>,
+  wsServer: WebSocketServer,
+  log: Logger,
+): { dispose(): Promise<void> } {
+  const graphqlWs = makeServer(options);
+  const protocolError = (error: Error & { code?: string }) =>
+    log.info({ code: error.code, reason: error.message }, 'websocket closed on a protocol error');
+
+  wsServer.on('connection', (socket: BatchingWebSocket, request: IncomingMessage) => {
+    socket.on('error', protocolError);
+    socket.on('pong', answered);
+    const closed = graphqlWs.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== WebSocket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data) => {
+            handle(String(data)).catch((error: unknown) => {
+              // A failure of ours, not the client's: closed 1011, as the binding does.
+              log.error({ err: error }, 'websocket message handling failed');
+              const message = error instanceof Error ? error.message : String(error);
+              const shown =
+                process.env.NODE_ENV !== 'production' && Buffer.byteLength(message) <= 123;
+              socket.close(
+                CloseCode.InternalServerError,
+                shown ? message : 'Internal server error',
+              );
+            });
+          }),
+      },
+      { socket, origin: request.headers.origin },
+    );
+    socket.on('close', (code, reason) => void closed(code, String(reason)));
+  });
+
+  // Every open socket pinged every `keepAliveMs`; one that has not answered the last ping by
+  // the next round is cut.
+  const keepAlive = setInterval(() => {
+    for (const socket of wsServer.clients as Set<BatchingWebSocket>) {
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      if (socket.unanswered) {
+        socket.terminate();
+        continue;
+      }
+      socket.unanswered = true;
+      socket.ping();
+    }
+  }, keepAliveMs);
+  keepAlive.unref();
+
+  return {
+    async dispose() {
+      clearInterval(keepAlive);
+      for (const socket of wsServer.clients) socket.close(1001, 'Going away');
+      wsServer.removeAllListeners();
+      await new Promise<void>((resolve, reject) =>
+        wsServer.close((error) => (error ? reject(error) : resolve())),
+      );
+    },
+  };
+}
+
+/** The keep-alive's pong: the socket answered (`this`, as EventEmitter calls a listener). */
+function answered(this: WebSocket): void {
+  (this as BatchingWebSocket).unanswered = false;
 }
 
 /**
