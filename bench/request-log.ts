@@ -1,16 +1,18 @@
 /**
- * The `requestlog` section of `npm run bench`: what the request log costs. Two fresh Conduits
- * with the bench's config, one with `requestLog.enabled` and one without, measured in turns
- * (off, on, off, on…; `BENCH_REQUESTLOG_TURNS`, 3 by default) on the non-streamed REST path at
- * concurrency 16, after one discarded turn each (a fresh process is still compiling), so that the
- * machine's drift falls on both alike. The figure is the ratio of
- * their summed throughputs; beside it, each one's CPU per request (from /proc, over the measured
- * runs), which a shared machine's load disturbs far less than throughput. Checks that the
- * log-on Conduit really wrote its entries (through the `requests` query).
+ * The `requestlog` section of `npm run bench`: what the request log costs. One Conduit with the
+ * bench's config and two clients alike but for `requestLog`: the bench's own, not logged, and a
+ * second whose requests are logged (`clients[].requestLog.enabled`). The two are loaded in turns
+ * (off, on; on, off; …; `BENCH_REQUESTLOG_TURNS` of each, 4 by default) on the non-streamed REST
+ * path at concurrency 16, after one discarded turn each. One process rather than two: two Conduits
+ * started alike differ by up to 30% for their whole lives (docs/benchmarks.md, "two identical
+ * Conduits"), more than the cost measured. The off client pays one look-up of its setting per
+ * request that a Conduit logging no one does not. The figure is the ratio of their summed
+ * throughputs; beside it, CPU per request (from /proc, over the measured runs). Checks that the
+ * logged client's entries were written (through the `requests` query).
  */
 import { cannon, type Result } from './load.js';
 import { cpuMs, startConduit, type Child } from './servers.js';
-import { benchTargets, key } from './targets.js';
+import { benchTargets } from './targets.js';
 
 export interface Turn extends Result {
   /** Conduit's CPU (user + system) per request answered, µs. */
@@ -24,19 +26,26 @@ export interface RequestLogFigures {
   ratio: number;
   /** CPU per request with the log on over with it off (the turns' totals). */
   cpuRatio: number;
-  /** Entries the log-on Conduit holds at the end (at most one page, 500). */
+  /** Entries the logged client sees at the end (at most one page, 500). */
   logged: number;
 }
 
 const CONNECTIONS = 16;
+
+/** The logged client's key. */
+const loggedKey = 'ck-bench-logged';
 
 async function turn(
   conduit: Child,
   upstream: string,
   seconds: number,
   warmup: number,
+  logged: boolean,
 ): Promise<Turn> {
-  const target = benchTargets(upstream, conduit.url).rest;
+  const rest = benchTargets(upstream, conduit.url).rest;
+  const target = logged
+    ? { ...rest, headers: { ...rest.headers, authorization: `Bearer ${loggedKey}` } }
+    : rest;
   await cannon(target, CONNECTIONS, warmup);
   const before = cpuMs(conduit.pid);
   const result = await cannon(target, CONNECTIONS, seconds);
@@ -45,29 +54,37 @@ async function turn(
 }
 
 export async function measureRequestLog(
-  config: Record<string, unknown>,
+  config: Record<string, unknown> & { clients: Record<string, unknown>[] },
   upstream: string,
   seconds: number,
   warmup: number,
 ): Promise<RequestLogFigures> {
-  const turns = Number(process.env.BENCH_REQUESTLOG_TURNS ?? 3);
-  const off = await startConduit({ ...config, requestLog: { enabled: false } });
-  const on = await startConduit({ ...config, requestLog: { enabled: true } });
+  const turns = Number(process.env.BENCH_REQUESTLOG_TURNS ?? 4);
+  const own = config.clients[0]!;
+  const conduit = await startConduit({
+    ...config,
+    clients: [
+      { ...own, requestLog: { enabled: false } },
+      { ...own, id: 'bench-logged', key: loggedKey, requestLog: { enabled: true } },
+    ],
+    requestLog: { enabled: false },
+  });
   try {
     const results = { off: [] as Turn[], on: [] as Turn[] };
     // One turn each first, discarded: a fresh process is still compiling its hot paths.
-    await turn(off, upstream, seconds, warmup);
-    await turn(on, upstream, seconds, warmup);
+    await turn(conduit, upstream, seconds, warmup, false);
+    await turn(conduit, upstream, seconds, warmup, true);
     for (let i = 0; i < turns; i++) {
-      results.off.push(await turn(off, upstream, seconds, warmup));
-      results.on.push(await turn(on, upstream, seconds, warmup));
+      // The order turned each time, so a drift of the machine lands on both alike.
+      for (const logged of i % 2 ? [true, false] : [false, true])
+        results[logged ? 'on' : 'off'].push(await turn(conduit, upstream, seconds, warmup, logged));
     }
     const sum = (list: Turn[]) => list.reduce((total, r) => total + r.rps, 0);
     const cpu = (list: Turn[]) =>
       list.reduce((total, r) => total + r.cpuUsPerRequest * r.rps, 0) / sum(list);
-    const response = await fetch(`${on.url}/graphql`, {
+    const response = await fetch(`${conduit.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${loggedKey}` },
       body: JSON.stringify({ query: '{ requests(first: 500) { edges { cursor } } }' }),
     });
     const body = (await response.json()) as { data?: { requests: { edges: unknown[] } } };
@@ -78,7 +95,6 @@ export async function measureRequestLog(
       logged: body.data?.requests.edges.length ?? 0,
     };
   } finally {
-    await on.stop();
-    await off.stop();
+    await conduit.stop();
   }
 }

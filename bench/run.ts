@@ -21,7 +21,7 @@
  * to first token of a paced stream, every transport), hold (1,000 slow REST streams), hold-ws
  * (10,000 slow graphql-ws subscriptions), tracing (the same Conduit with OpenTelemetry traces off
  * and on, exporting to a local OTLP sink: throughput on ÷ off), requestlog (throughput with the
- * request log on over off, two fresh Conduits measured in turns; bench/request-log.ts).
+ * request log on over off: a logged and an unlogged client of one Conduit in turns; bench/request-log.ts).
  *
  * Also: bench/profile.ts (one target, Conduit's CPU µs per request from /proc, optionally under
  * --cpu-prof) and bench/pipeline.ts (the gateway's own CPU per call, in process, no HTTP).
@@ -397,7 +397,9 @@ async function main(): Promise<void> {
     }
     if (runs('requestlog')) {
       const log = await measureRequestLog(conduitConfig, upstream.url, seconds, warmup);
-      out('\nRequest log, non-streamed REST, concurrency 16, two fresh Conduits in turns\n');
+      out(
+        '\nRequest log, non-streamed REST, concurrency 16, one Conduit, a logged and an unlogged client in turns\n',
+      );
       out('| turn | log off req/s | log on req/s | on × off | off CPU µs/req | on CPU µs/req |');
       out('| --- | ---: | ---: | ---: | ---: | ---: |');
       log.off.forEach((off, i) => {
@@ -409,7 +411,7 @@ async function main(): Promise<void> {
       });
       out(
         `\nOn × off, summed throughput: ${fmt(log.ratio)}; CPU per request on × off: ` +
-          `${fmt(log.cpuRatio)}; entries the log-on Conduit shows: ${log.logged}; failed: ` +
+          `${fmt(log.cpuRatio)}; entries the logged client sees: ${log.logged}; failed: ` +
           `${[...log.off, ...log.on].reduce((n, r) => n + r.failed, 0)}`,
       );
       check(
