@@ -13,6 +13,7 @@
 import type { Config } from '../config/schema.js';
 import type { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { BatchSettings } from './export.js';
 import { RequestSpan, type RequestSpanStart } from './spans.js';
 import { parentContext } from './w3c.js';
 
@@ -70,11 +71,13 @@ export function tracesProtocol(
 /**
  * Where ended spans go over OTLP/HTTP protobuf: encoded as they end (`export.ts`), sent by the
  * SDK's own OTLP/HTTP export delegate. Headers: the config's, else the delegate reads
- * OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself, as it does the timeout and compression.
+ * OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself, as it does the timeout and compression. The batch
+ * settings: the SDK's variables unless given.
  */
-async function protobufProcessor(
+export async function protobufProcessor(
   exporter: { url: string; headers?: Record<string, string> },
   resource: Resource,
+  settings?: BatchSettings,
 ): Promise<SpanProcessor> {
   const [
     { createOtlpHttpExportDelegate, convertLegacyHttpOptions },
@@ -96,7 +99,7 @@ async function protobufProcessor(
       deserializeResponse: (body: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(body),
     },
   );
-  return new EncodingSpanProcessor(delegate, batchSettingsFromEnv());
+  return new EncodingSpanProcessor(delegate, settings ?? batchSettingsFromEnv());
 }
 
 /** Conduit's tracer: the instrumentation scope of every span. */

@@ -1,8 +1,8 @@
 /**
  * Conduit's OTLP/protobuf encoding (src/telemetry/otlp-protobuf.ts) against the SDK's own
  * serializer (`ProtobufTraceSerializer`, @opentelemetry/otlp-transformer): the same spans, made
- * by the SDK, give the same bytes. And the processor (src/telemetry/export.ts) sends them in
- * batches to a real receiver, the last on shutdown.
+ * by the SDK, give the same bytes. And the processor as tracing makes it (src/telemetry/export.ts,
+ * `protobufProcessor`) sends them in batches to a real receiver, the last on shutdown.
  */
 import {
   ROOT_CONTEXT,
@@ -12,10 +12,6 @@ import {
   trace,
   type Span,
 } from '@opentelemetry/api';
-import {
-  createOtlpHttpExportDelegate,
-  convertLegacyHttpOptions,
-} from '@opentelemetry/otlp-exporter-base/node-http';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -25,8 +21,8 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { EncodingSpanProcessor } from '../../src/telemetry/export.js';
 import { ProtoWriter, encodeRequest, writeSpan } from '../../src/telemetry/otlp-protobuf.js';
+import { protobufProcessor } from '../../src/telemetry/tracing.js';
 import { onDispose } from '../helpers/dispose.js';
 import { startReceiver } from './receiver.js';
 
@@ -111,18 +107,8 @@ describe('OTLP protobuf encoding', () => {
   it('batches spans to the collector, and sends what is left on shutdown', async () => {
     const receiver = await startReceiver();
     onDispose(() => receiver.close());
-    const delegate = createOtlpHttpExportDelegate(
-      convertLegacyHttpOptions({ url: `${receiver.url}/v1/traces` }, 'TRACES', 'v1/traces', {
-        'Content-Type': 'application/x-protobuf',
-      }),
-      {
-        serializeRequest: (bytes: Uint8Array) => encodeRequest(resource, scope, bytes),
-        deserializeResponse: (body: Uint8Array) =>
-          ProtobufTraceSerializer.deserializeResponse(body),
-      },
-    );
     // A delay no test waits out: only a full batch, or the shutdown, sends.
-    const processor = new EncodingSpanProcessor(delegate, {
+    const processor = await protobufProcessor({ url: `${receiver.url}/v1/traces` }, resource, {
       maxExportBatchSize: 2,
       scheduledDelayMillis: 600_000,
     });

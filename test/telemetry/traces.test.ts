@@ -381,8 +381,15 @@ describe('content capture', () => {
 });
 
 describe('protocol', () => {
-  const request = (gw: TestConduit, traceparent: string) =>
-    fetch(`${gw.url}/v1/chat/completions`, {
+  it.each([
+    ['default', 'application/x-protobuf'],
+    ['http/json', 'application/json'],
+  ] as const)('exports with protocol %s as %s, the same spans', async (protocol, contentType) => {
+    const own = await startReceiver();
+    onDispose(() => own.close());
+    const gw = await conduitWith({ otlpEndpoint: own.url }, protocol);
+    const { traceId, traceparent } = parent();
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${appKey}`,
@@ -391,31 +398,13 @@ describe('protocol', () => {
       },
       body: JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'hi' }] }),
     });
-
-  it("exports protobuf by default, holding the request's trace id", async () => {
-    const own = await startReceiver();
-    onDispose(() => own.close());
-    const gw = await conduitWith({ otlpEndpoint: own.url }, 'default');
-    const { traceId, traceparent } = parent();
-    const response = await request(gw, traceparent);
-    expect(response.status).toBe(200);
-    await response.text();
-    const post = await own.post(() => true);
-    expect(post).toMatchObject({ path: '/v1/traces', contentType: 'application/x-protobuf' });
-    // OTLP protobuf carries a trace id as its 16 raw bytes.
-    expect(post.body.includes(Buffer.from(traceId, 'hex'))).toBe(true);
-  });
-
-  it('exports OTLP JSON when told http/json, the same spans', async () => {
-    const own = await startReceiver();
-    onDispose(() => own.close());
-    const gw = await conduitWith({ otlpEndpoint: own.url }, 'http/json');
-    const { traceId, traceparent } = parent();
-    const response = await request(gw, traceparent);
     expect(response.status).toBe(200);
     await response.text();
     const spans = await own.trace(traceId, (found) => found.length >= 2);
-    expect(own.posts[0]).toMatchObject({ path: '/v1/traces', contentType: 'application/json' });
+    expect(own.posts[0]).toMatchObject({ path: '/v1/traces', contentType });
+    // OTLP protobuf carries a trace id as its 16 raw bytes, JSON as hex text.
+    const id = protocol === 'default' ? Buffer.from(traceId, 'hex') : traceId;
+    expect(own.posts[0]!.body.includes(id)).toBe(true);
     expect(spans.map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
     expect(spans.find((s) => s.kind === CLIENT)!.attributes).toMatchObject({
       'gen_ai.system': 'openai',
