@@ -57,7 +57,7 @@ function oneRequest(i: number): void {
   const turn = span.turn(`req-${i}`, 'bench', 'chat');
   turn.admitted(undefined);
   turn.cache('exact', 'miss');
-  turn.startTry('openai', target, request, 0).succeeded();
+  turn.startTry('openai', target, request, 0)!.succeeded();
   turn.answered({ model: 'gpt-4o-mini', usage, content: null, finishReason: 'STOP' });
   span.end(200);
 }

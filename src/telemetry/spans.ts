@@ -41,6 +41,12 @@ export class RequestSpan {
   readonly traceId: string;
   /** The context child spans start in: this span's. */
   readonly context: Context;
+  /**
+   * False when the sampler left this request out (an unsampled `traceparent`, a ratio): then
+   * nothing below it is recorded, and the turns skip their events and tries altogether (their
+   * spans would record nothing either, and Conduit does not pass the context on upstream).
+   */
+  readonly recording: boolean;
   /** Tries still open (an answer not yet accounted): ended with the request at the latest. */
   readonly open = new Set<Span>();
   #ended = false;
@@ -58,18 +64,20 @@ export class RequestSpan {
       parent,
     );
     this.traceId = this.span.spanContext().traceId;
-    this.context = trace.setSpan(parent, this.span);
+    this.recording = this.span.isRecording();
+    this.context = this.recording ? trace.setSpan(parent, this.span) : parent;
   }
 
   /** The GraphQL operation this request runs: the span is named after it. */
   operation(type: string, name: string | null | undefined): void {
+    if (!this.recording) return;
     this.span.setAttribute('graphql.operation.type', type);
     if (name) this.span.setAttribute('graphql.operation.name', name);
     this.span.updateName(name ? `${type} ${name}` : type);
   }
 
   set(key: string, value: AttributeValue): void {
-    this.span.setAttribute(key, value);
+    if (this.recording) this.span.setAttribute(key, value);
   }
 
   /**
@@ -77,7 +85,7 @@ export class RequestSpan {
    * may run several; each try names its own).
    */
   turn(requestId: string, clientId: string, operation: 'chat' | 'embeddings'): TurnTrace {
-    if (!this.#named) {
+    if (!this.#named && this.recording) {
       this.#named = true;
       this.span.setAttribute('conduit.request_id', requestId);
       this.span.setAttribute('conduit.client_id', clientId);
@@ -91,7 +99,7 @@ export class RequestSpan {
     this.#ended = true;
     for (const open of this.open) open.end();
     this.open.clear();
-    if (statusCode !== undefined) {
+    if (statusCode !== undefined && this.recording) {
       this.span.setAttribute('http.response.status_code', statusCode);
       if (statusCode >= 500) this.span.setStatus({ code: SpanStatusCode.ERROR });
     }
@@ -110,11 +118,12 @@ export class TurnTrace {
 
   /** A decision (cache, limits, circuit) as an event on the request span. */
   event(name: string, attributes?: Attributes): void {
-    this.owner.span.addEvent(name, attributes);
+    if (this.owner.recording) this.owner.span.addEvent(name, attributes);
   }
 
   /** Rate limits and budget let the request in (with the answer's ceiling a budget pays for). */
   admitted(maxTokens: number | undefined): void {
+    if (!this.owner.recording) return;
     this.owner.span.addEvent(
       'conduit.limits.admitted',
       maxTokens === undefined ? undefined : { 'conduit.limits.max_tokens': maxTokens },
@@ -123,18 +132,23 @@ export class TurnTrace {
 
   /** A cache look-up: `hit`, `miss`, or why there was none (`bypass`, `refresh`, `off`). */
   cache(kind: 'exact' | 'semantic', result: string, similarity?: number): void {
+    if (!this.owner.recording) return;
     const attributes: Attributes = { 'conduit.cache.kind': kind, 'conduit.cache.result': result };
     if (similarity !== undefined) attributes['conduit.cache.similarity'] = similarity;
     this.owner.span.addEvent('conduit.cache.lookup', attributes);
   }
 
-  /** A client span for one try of `target` (with the key of `keyIndex` of its pool). */
+  /**
+   * A client span for one try of `target` (with the key of `keyIndex` of its pool); none when
+   * the request is not recorded.
+   */
   startTry(
     type: ProviderType,
     target: Target,
     request: ChatRequest,
     keyIndex: number | undefined,
-  ): TrySpan {
+  ): TrySpan | undefined {
+    if (!this.owner.recording) return undefined;
     const attributes: Attributes = {
       [GenAI.operation]: this.operation,
       [GenAI.system]: systemOf(type),
@@ -185,6 +199,7 @@ export class TurnTrace {
 
   /** The request failed (before, during or after its tries): recorded on the request span. */
   failed(error: unknown): void {
+    if (!this.owner.recording) return;
     const code = (error as Failure | null)?.code;
     if (code === 'RATE_LIMITED' || code === 'BUDGET_EXCEEDED')
       this.owner.span.addEvent('conduit.limits.refused', { 'conduit.limits.code': code });

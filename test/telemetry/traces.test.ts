@@ -235,6 +235,30 @@ describe('traces', () => {
     expect(server.parentSpanId).toBeUndefined();
   });
 
+  it('REST: an unsampled traceparent is continued, and nothing of it recorded', async () => {
+    const headers = { authorization: `Bearer ${appKey}`, 'content-type': 'application/json' };
+    const body = () =>
+      JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: secretPrompt() }] });
+    const unsampled = parent();
+    const response = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...headers, traceparent: unsampled.traceparent.replace(/-01$/, '-00') },
+      body: body(),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-conduit-trace-id')).toBe(unsampled.traceId);
+    // A sampled request after it: its spans end later, so once they are in, the first's would be.
+    const sampled = parent();
+    const next = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...headers, traceparent: sampled.traceparent },
+      body: body(),
+    });
+    expect(next.status).toBe(200);
+    await traceOf(sampled.traceId, 1);
+    expect(receiver.spans.filter((s) => s.traceId === unsampled.traceId)).toEqual([]);
+  });
+
   it('REST: a cache hit is an event, and no try', async () => {
     const body = JSON.stringify({
       model: 'smart',
