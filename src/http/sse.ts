@@ -10,6 +10,7 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { withTraceId } from '../telemetry/http.js';
 
 /**
  * Between keep-alive comments: Yoga's 12 s (300 ms under NODE_ENV=test, as Yoga's own, so that
@@ -79,13 +80,16 @@ function field(name: string, value: string): string {
 
 export function openSse(res: ServerResponse, options: SseOptions = {}): SseStream {
   let closed = false;
-  res.writeHead(200, {
-    ...options.headers,
-    'content-type': options.contentType ?? 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
+  res.writeHead(
+    200,
+    withTraceId(res, {
+      ...options.headers,
+      'content-type': options.contentType ?? 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    }),
+  );
 
   // Events sent in one turn of the event loop (an upstream read carries many) go out in one
   // res.write at the end of it: a write per event costs more than the event's own bytes. The

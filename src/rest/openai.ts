@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cancelWhenGone } from '../http/client-gone.js';
+import { withTraceId } from '../telemetry/http.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
@@ -123,7 +124,7 @@ function checkOrigin(
 function send(res: ServerResponse, reply: Reply): void {
   const text = JSON.stringify(reply.body);
   reply.headers['content-length'] = String(Buffer.byteLength(text));
-  res.writeHead(reply.status, reply.headers);
+  res.writeHead(reply.status, withTraceId(res, reply.headers));
   res.end(text);
 }
 

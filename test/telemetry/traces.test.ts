@@ -219,6 +219,69 @@ describe('traces', () => {
     });
   });
 
+  const chat = (stream: boolean) =>
+    JSON.stringify({
+      model: 'smart',
+      stream,
+      messages: [{ role: 'user', content: secretPrompt() }],
+    });
+  const complete = (input: string) =>
+    JSON.stringify({
+      query: `mutation { complete(input: { model: "smart", messages: [{ role: USER, content: "${input}" }] }) { content } }`,
+    });
+  const subscribe = (input: string) =>
+    JSON.stringify({
+      query: `subscription { completionStream(input: { model: "smart", messages: [{ role: USER, content: "${input}" }] }) { delta } }`,
+    });
+  it.each([
+    ['REST', '/v1/chat/completions', 200, {}, () => chat(false)],
+    ['REST streamed', '/v1/chat/completions', 200, {}, () => chat(true)],
+    [
+      'REST refused (a bad key)',
+      '/v1/chat/completions',
+      401,
+      { authorization: 'Bearer ck-wrong' },
+      () => chat(false),
+    ],
+    ['REST bad input', '/v1/chat/completions', 400, {}, () => '{"model":'],
+    [
+      'Anthropic messages',
+      '/v1/messages',
+      200,
+      {},
+      () =>
+        JSON.stringify({
+          model: 'smart',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: secretPrompt() }],
+        }),
+    ],
+    ['GraphQL', '/graphql', 200, {}, () => complete('hi')],
+    ['GraphQL over SSE', '/graphql', 200, { accept: 'text/event-stream' }, () => subscribe('hi')],
+    [
+      'GraphQL request error',
+      '/graphql',
+      400,
+      { accept: 'application/graphql-response+json' },
+      () => '{"query":"{"}',
+    ],
+  ])('%s: the head carries x-conduit-trace-id', async (_, path, status, headers, body) => {
+    const { traceId, traceparent } = parent();
+    const response = await fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${appKey}`,
+        'content-type': 'application/json',
+        traceparent,
+        ...headers,
+      },
+      body: body(),
+    });
+    await response.arrayBuffer();
+    expect(response.status).toBe(status);
+    expect(response.headers.get('x-conduit-trace-id')).toBe(traceId);
+  });
+
   it('REST: a request without traceparent starts a trace of its own', async () => {
     const response = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
