@@ -8,8 +8,7 @@
  * carrying a `traceparent`.
  */
 import { cannon } from './load.js';
-import { execFileSync } from 'node:child_process';
-import { cpuMs, forkServer, startConduit } from './servers.js';
+import { cpuMs, forkServer, pin as pinTo, startConduit } from './servers.js';
 import { benchConfig, benchTargets, gqlInput, key, restBody } from './targets.js';
 import { connect, wsStreams } from './ws-load.js';
 
@@ -20,7 +19,7 @@ const [which = 'rest', connections = '16', seconds = '8', dir] = process.argv.sl
  * scheduler's placement stops moving the figure: steadier for a before/after.
  */
 const pin = (pid: number, cpu: string) => {
-  if (process.env.BENCH_PIN) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)]);
+  if (process.env.BENCH_PIN) pinTo(pid, cpu);
 };
 pin(process.pid, '1');
 const upstream = await forkServer('upstream.ts');

@@ -3,7 +3,7 @@
  * tsx), and Conduit from the built `dist/` (`node dist/main.js --config FILE`), so no server
  * shares an event loop with another or with the load generator.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -139,6 +139,11 @@ export function fdLimit(pid: number | 'self'): number {
   const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
   const soft = /Max open files\s+(\S+)/.exec(limits)?.[1];
   return soft === 'unlimited' ? Infinity : Number(soft ?? NaN);
+}
+
+/** Keeps a process and all its threads on `cpu` (taskset): the scheduler's placement stops moving a figure. */
+export function pin(pid: number, cpu: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)]);
 }
 
 /** A process's CPU time so far (user + system) in ms, from /proc/PID/stat. */

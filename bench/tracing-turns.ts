@@ -11,14 +11,11 @@
  *   request it does not record;
  * - `aa`: two Conduits alike, tracing off: how far two processes differ with nothing between them.
  */
-import { execFileSync } from 'node:child_process';
 import { cannon, type Target } from './load.js';
-import { cpuMs, forkServer, startConduit, type Child } from './servers.js';
+import { cpuMs, forkServer, pin, startConduit, type Child } from './servers.js';
 import { benchConfig, benchTargets } from './targets.js';
 
 const [mode = 'sampled', turns = '3', seconds = '5'] = process.argv.slice(2);
-const pin = (pid: number, cpu: string) =>
-  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)]);
 const upstream = await forkServer('upstream.ts');
 const sink = await forkServer('otlp-sink.ts');
 const config = benchConfig(upstream.url);

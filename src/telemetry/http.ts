@@ -47,7 +47,7 @@ export function withTraceId<T extends Record<string, string | number | readonly 
   res: object,
   headers: T,
 ): T {
-  const span = (res as Traced)[spanKey];
+  const span = spanOf(res);
   if (span) (headers as Record<string, string>)[traceIdHeader] = span.traceId;
   return headers;
 }
