@@ -24,7 +24,8 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, mayScrape, type Metrics } from './metrics.js';
 import { handleOpenAI } from './rest/openai.js';
 import { createInfrastructure, createServices, type Services } from './services.js';
-import { traceHttp, withTraceId } from './telemetry/http.js';
+import { withHead } from './http/head.js';
+import { traceHttp } from './telemetry/http.js';
 import { createTracing } from './telemetry/tracing.js';
 
 /** How long shutdown waits for a WebSocket client to answer its close frame. */
@@ -118,7 +119,7 @@ export async function createConduit(
       }
       log.error({ err: error, path: req.url }, 'request failed');
       if (!res.headersSent)
-        res.writeHead(500, withTraceId(res, { 'content-type': 'application/json' }));
+        res.writeHead(500, withHead(res, { 'content-type': 'application/json' }));
       res.end('{"error":"internal error"}');
     });
   });

@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CORSOptions } from 'graphql-yoga';
+import { addToHead } from './head.js';
 
 /** What a preflight may ask for besides what it names itself. */
 const methods = ['GET', 'POST', 'OPTIONS'];
@@ -51,7 +52,7 @@ export interface Cors {
    * when it has no Origin or one not allowed.
    */
   headers(req: IncomingMessage): Record<string, string>;
-  /** Sets the headers on `res` (they join whatever `writeHead` writes later). */
+  /** Holds the headers for the head `res` is written with (`withHead`). */
   apply(req: IncomingMessage, res: ServerResponse): void;
   /**
    * Answers a preflight (OPTIONS with an Origin): 204 with its CORS headers when the origin is
@@ -103,7 +104,7 @@ export function createCors(origins: readonly string[] | (() => ReadonlySet<strin
       const origin = current().size === 0 ? undefined : originOf(req);
       if (origin === undefined) return;
       for (const [name, value] of Object.entries(headersFor(origin, false, undefined)))
-        res.setHeader(name, value);
+        addToHead(res, name, value);
     },
     preflight(req, res) {
       if (req.method !== 'OPTIONS' || req.headers.origin === undefined) return false;

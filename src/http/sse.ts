@@ -10,7 +10,7 @@
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { withTraceId } from '../telemetry/http.js';
+import { withHead } from './head.js';
 
 /**
  * Between keep-alive comments: Yoga's 12 s (300 ms under NODE_ENV=test, as Yoga's own, so that
@@ -82,7 +82,7 @@ export function openSse(res: ServerResponse, options: SseOptions = {}): SseStrea
   let closed = false;
   res.writeHead(
     200,
-    withTraceId(res, {
+    withHead(res, {
       ...options.headers,
       'content-type': options.contentType ?? 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cancelWhenGone } from '../http/client-gone.js';
-import { withTraceId } from '../telemetry/http.js';
+import { dropFromHead, withHead } from '../http/head.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
@@ -115,8 +115,7 @@ function checkOrigin(
   try {
     services.access.checkOrigin(caller, req.headers.origin);
   } catch (error) {
-    for (const name of res.getHeaderNames())
-      if (name.startsWith('access-control-')) res.removeHeader(name);
+    dropFromHead(res, 'access-control-');
     throw error;
   }
 }
@@ -124,7 +123,7 @@ function checkOrigin(
 function send(res: ServerResponse, reply: Reply): void {
   const text = JSON.stringify(reply.body);
   reply.headers['content-length'] = String(Buffer.byteLength(text));
-  res.writeHead(reply.status, withTraceId(res, reply.headers));
+  res.writeHead(reply.status, withHead(res, reply.headers));
   res.end(text);
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes } from '@opentelemetry/api';
+import { addToHead } from '../http/head.js';
 import type { RequestSpan } from './spans.js';
 import type { Tracing } from './tracing.js';
 
@@ -31,25 +32,11 @@ export function traceHttp(
     req.headers.traceparent,
     req.headers.tracestate,
   );
-  // Not res.setHeader: a header set ahead sends node's writeHead down its slow path for every
-  // header the edge writes (each set and checked again), which cost a traced request more than
-  // its span (bench/tracing-turns.ts). The edges add it as they write their head: `withTraceId`.
+  // Written with the edge's head (`withHead`), not set ahead of it.
+  addToHead(res, traceIdHeader, span.traceId);
   (res as Traced)[spanKey] = span;
   res.once('close', () => span.end(res.statusCode));
   return span;
-}
-
-/**
- * `headers` with the response's trace id (`x-conduit-trace-id`) when it is traced: every head
- * written on a traced route goes through here.
- */
-export function withTraceId<T extends Record<string, string | number | readonly string[]>>(
-  res: object,
-  headers: T,
-): T {
-  const span = spanOf(res);
-  if (span) (headers as Record<string, string>)[traceIdHeader] = span.traceId;
-  return headers;
 }
 
 /** The span `traceHttp` started for this response; undefined when tracing is off. */

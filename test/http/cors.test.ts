@@ -62,6 +62,15 @@ function requests(url: string, origin: string): [string, string, RequestInit][] 
         body: chat,
       },
     ],
+    [
+      'REST chat streamed',
+      `${url}/v1/chat/completions`,
+      {
+        method: 'POST',
+        headers: { ...from, authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...JSON.parse(chat), stream: true }),
+      },
+    ],
     ['REST, no key', `${url}/v1/models`, { headers: from }],
   ];
 }

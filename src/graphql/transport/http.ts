@@ -21,7 +21,7 @@ import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, processRegularResult } from 'graphql-yoga';
 import { readBody, tooLarge } from '../../http/body.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
-import { withTraceId } from '../../telemetry/http.js';
+import { withHead } from '../../http/head.js';
 import type { Cors } from '../../http/cors.js';
 import { openSse } from '../../http/sse.js';
 import type { ConduitYoga } from '../yoga.js';
@@ -99,14 +99,14 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     response.headers.forEach((value, name) => (out[name.toLowerCase()] = value));
     const type = out['content-type'] ?? '';
     if (response.body && (type.startsWith('text/event-stream') || type.startsWith('multipart/'))) {
-      res.writeHead(response.status, withTraceId(res, out));
+      res.writeHead(response.status, withHead(res, out));
       // The client leaving ends the pipeline early: Yoga's stream is cancelled, nothing to report.
       await pipeline(response.body as unknown as AsyncIterable<Uint8Array>, res).catch(() => {});
       return;
     }
     const answer = Buffer.from(await response.arrayBuffer());
     out['content-length'] = String(answer.length);
-    res.writeHead(response.status, withTraceId(res, out));
+    res.writeHead(response.status, withHead(res, out));
     res.end(answer);
   }
 
@@ -119,7 +119,7 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     headers['content-type'] = 'application/json; charset=utf-8';
     headers['content-length'] = String(Buffer.byteLength(text));
     headers.connection = 'close';
-    res.writeHead(413, withTraceId(res, headers));
+    res.writeHead(413, withHead(res, headers));
     res.end(text);
   }
 
@@ -135,7 +135,7 @@ export function createGraphQLHttp(yoga: ConduitYoga, options: GraphQLHttpOptions
     const headers: Record<string, string> = corsHeaders;
     for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
     headers['content-length'] = String(Buffer.byteLength(text));
-    res.writeHead(init.status, withTraceId(res, headers));
+    res.writeHead(init.status, withHead(res, headers));
     res.end(text);
   }
 
@@ -215,7 +215,7 @@ async function streamEvents(
     const response = await sse(result, fetchAPI, 'text/event-stream');
     const headers = cors;
     response.headers.forEach((value, name) => (headers[name] = value));
-    res.writeHead(response.status, withTraceId(res, headers));
+    res.writeHead(response.status, withHead(res, headers));
     res.end(Buffer.from(await response.arrayBuffer()));
     return;
   }

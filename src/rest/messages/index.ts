@@ -17,7 +17,7 @@ import { newRequestId } from '../../gateway/ids.js';
 import type { Caller } from '../../gateway/types.js';
 import type { NativeRequest } from '../../providers/types.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
-import { withTraceId } from '../../telemetry/http.js';
+import { withHead } from '../../http/head.js';
 import { BodyAborted, readBody, tooLarge } from '../../http/body.js';
 import type { Services } from '../../services.js';
 import { countPromptTokens } from '../../usage/tokens.js';
@@ -145,7 +145,7 @@ function countTokens(services: Services, caller: Caller, body: unknown): Reply {
 function send(res: ServerResponse, reply: Reply): void {
   const text = JSON.stringify(reply.body);
   reply.headers['content-length'] = String(Buffer.byteLength(text));
-  res.writeHead(reply.status, withTraceId(res, reply.headers));
+  res.writeHead(reply.status, withHead(res, reply.headers));
   res.end(text);
 }
 
