@@ -9,15 +9,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cancelWhenGone } from '../http/client-gone.js';
-import { dropFromHead, withHead } from '../http/head.js';
+import { dropFromHead } from '../http/head.js';
 import { badInput } from '../gateway/errors.js';
 import { requestIdOf } from '../gateway/gateway.js';
 import { newRequestId } from '../gateway/ids.js';
-import { BodyAborted, readBody, tooLarge } from '../http/body.js';
+import { BodyAborted, tooLarge } from '../http/body.js';
 import type { Caller } from '../gateway/types.js';
 import type { Services } from '../services.js';
 import { cacheControlsOf } from './cache-headers.js';
 import { completeChat, streamChat } from './chat.js';
+import { readJson, send } from './io.js';
 import { conduitHeaders, toChatCall, type Reply } from './convert.js';
 import { createEmbeddings } from './embeddings.js';
 import { openAIError, toOpenAIError } from './errors.js';
@@ -120,13 +121,6 @@ function checkOrigin(
   }
 }
 
-function send(res: ServerResponse, reply: Reply): void {
-  const text = JSON.stringify(reply.body);
-  reply.headers['content-length'] = String(Buffer.byteLength(text));
-  res.writeHead(reply.status, withHead(res, reply.headers));
-  res.end(text);
-}
-
 /** An error's reply with the headers every `/v1` response carries (its id: the failure's usage row's). */
 function withConduitHeaders(reply: Reply, error?: unknown): Reply {
   return {
@@ -164,18 +158,6 @@ const bodyTooLarge = (maxBodyBytes: number): Reply => {
   reply.headers.connection = 'close';
   return reply;
 };
-
-/** The body, read once into one Buffer and parsed once. Throws BAD_USER_INPUT if not JSON. */
-async function readJson(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
-  const body = await readBody(req, maxBodyBytes);
-  if (body === tooLarge) return tooLarge;
-  if (body.length === 0) throw badInput('body', 'the request body is empty: send a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw badInput('body', `the request body is not valid JSON (${(error as Error).message})`);
-  }
-}
 
 /** The id in `/v1/models/{id}` or `/v1/responses/{id}`, percent-decoded. Throws BAD_USER_INPUT if it cannot be. */
 function decodeId(what: 'model' | 'response', encoded: string): string {

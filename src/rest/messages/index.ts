@@ -11,17 +11,16 @@
  * @see https://docs.claude.com/en/api/messages
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badInput } from '../../gateway/errors.js';
 import { requestIdOf } from '../../gateway/gateway.js';
 import { newRequestId } from '../../gateway/ids.js';
 import type { Caller } from '../../gateway/types.js';
 import type { NativeRequest } from '../../providers/types.js';
 import { cancelWhenGone } from '../../http/client-gone.js';
-import { withHead } from '../../http/head.js';
-import { BodyAborted, readBody, tooLarge } from '../../http/body.js';
+import { BodyAborted, tooLarge } from '../../http/body.js';
 import type { Services } from '../../services.js';
 import { countPromptTokens } from '../../usage/tokens.js';
 import { cacheControlsOf } from '../cache-headers.js';
+import { readJson, send } from '../io.js';
 import { conduitHeaders, type Reply } from '../convert.js';
 import { anthropicError, toAnthropicError } from './errors.js';
 import { toMessagesCall, toPrompt, type MessagesCall } from './request.js';
@@ -142,13 +141,6 @@ function countTokens(services: Services, caller: Caller, body: unknown): Reply {
   };
 }
 
-function send(res: ServerResponse, reply: Reply): void {
-  const text = JSON.stringify(reply.body);
-  reply.headers['content-length'] = String(Buffer.byteLength(text));
-  res.writeHead(reply.status, withHead(res, reply.headers));
-  res.end(text);
-}
-
 /** An error's reply with the headers every answer carries, and its request id in the body. */
 function withHeaders(reply: ReturnType<typeof anthropicError>, error?: unknown): Reply {
   const id = requestIdOf(error) ?? newRequestId();
@@ -170,15 +162,3 @@ const bodyTooLarge = (maxBodyBytes: number): Reply => {
   reply.headers.connection = 'close';
   return reply;
 };
-
-/** The body, read once into one Buffer and parsed once. Throws BAD_USER_INPUT if not JSON. */
-async function readJson(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
-  const body = await readBody(req, maxBodyBytes);
-  if (body === tooLarge) return tooLarge;
-  if (body.length === 0) throw badInput('body', 'the request body is empty: send a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw badInput('body', `the request body is not valid JSON (${(error as Error).message})`);
-  }
-}
