@@ -170,7 +170,7 @@ describe('streams through the gateway', () => {
   });
 
   it('does not fall back after the first token: the stream ends with a GatewayError', async () => {
-    const { a, b, gateway, records } = await twoUpstreams();
+    const { a, b, gateway, records, owed } = await twoUpstreams();
     a.next({ fail: 'cut_after_first_token', text: 'Hello' });
     const seen: string[] = [];
     let failure: unknown;
@@ -183,6 +183,9 @@ describe('streams through the gateway', () => {
     expect(seen).toEqual(['Hello']);
     expect(GatewayError.isInstance(failure)).toBe(true);
     expect(b.upstream.calls).toHaveLength(0);
+    // Recorded by the time the stream ends; its event reaches `records` a few microtasks later.
+    expect(owed.count).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ provider: 'a', status: 'error', stream: true });
   });
