@@ -5,12 +5,12 @@
  */
 import DataLoader from 'dataloader';
 import type { ClientInfo } from '../../auth.js';
-import { badInput, ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { Caller } from '../../gateway/types.js';
 import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { BudgetPeriodEnum, ClientRef } from './catalog.js';
-import { fromCursor, PageInfoRef, pageSize, toCursor, type PageInfoShape } from './page-info.js';
+import { afterNumberOf, afterOf, connectionRef, pageOf, pageSize, toCursor } from './connection.js';
 
 function requireAdmin(caller: Caller, what: string): void {
   if (!caller.admin) throw new GatewayError(ErrorCodes.FORBIDDEN, `${what} is for admins`);
@@ -271,45 +271,7 @@ builder.mutationField('revokeClient', (t) =>
   }),
 );
 
-interface Edge<T> {
-  cursor: string;
-  node: T;
-}
-interface ConnectionShape<T> {
-  edges: Edge<T>[];
-  pageInfo: PageInfoShape;
-}
-
-const ClientEdgeRef = builder.objectRef<Edge<ClientInfo>>('ClientEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: ClientRef, resolve: (e) => e.node }),
-  }),
-});
-
-const ClientConnectionRef = builder
-  .objectRef<ConnectionShape<ClientInfo>>('ClientConnection')
-  .implement({
-    fields: (t) => ({
-      edges: t.field({ type: [ClientEdgeRef], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-    }),
-  });
-
-function firstOf(first: number | null | undefined, fallback: number, max: number): number {
-  try {
-    return pageSize(first, fallback, max);
-  } catch (error) {
-    throw badInput('first', (error as Error).message);
-  }
-}
-
-function afterOf(kind: string, after: string | null | undefined): string | undefined {
-  if (after === null || after === undefined) return undefined;
-  const value = fromCursor(kind, after);
-  if (value === undefined) throw badInput('after', 'after is not a cursor of this list');
-  return value;
-}
+const ClientConnectionRef = connectionRef('Client', ClientRef);
 
 builder.queryField('clients', (t) =>
   t.field({
@@ -318,17 +280,12 @@ builder.queryField('clients', (t) =>
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: (_, { first, after }, { caller, services }) => {
       requireAdmin(caller, 'clients');
-      const size = firstOf(first, 50, 500);
+      const size = pageSize(first);
       const from = afterOf('client', after);
       const all = [...services.auth.clients()]
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .filter((c) => from === undefined || c.id > from);
-      const page = all.slice(0, size);
-      const edges = page.map((node) => ({ cursor: toCursor('client', node.id), node }));
-      return {
-        edges,
-        pageInfo: { hasNextPage: all.length > size, endCursor: edges.at(-1)?.cursor ?? null },
-      };
+      return pageOf(all, size, (node) => toCursor('client', node.id));
     },
   }),
 );
@@ -359,21 +316,7 @@ const AuditEntryRef = builder.objectRef<AuditShape>('AuditEntry').implement({
   }),
 });
 
-const AuditEdgeRef = builder.objectRef<Edge<AuditShape>>('AuditEdge').implement({
-  fields: (t) => ({
-    cursor: t.exposeString('cursor'),
-    node: t.field({ type: AuditEntryRef, resolve: (e) => e.node }),
-  }),
-});
-
-const AuditConnectionRef = builder
-  .objectRef<ConnectionShape<AuditShape>>('AuditConnection')
-  .implement({
-    fields: (t) => ({
-      edges: t.field({ type: [AuditEdgeRef], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-    }),
-  });
+const AuditConnectionRef = connectionRef('Audit', AuditEntryRef);
 
 const AuditFilterInput = builder.inputType('AuditFilter', {
   fields: (t) => ({
@@ -391,11 +334,8 @@ builder.queryField('auditLog', (t) =>
     args: { first: t.arg.int(), after: t.arg.string(), filter: t.arg({ type: AuditFilterInput }) },
     resolve: async (_, { first, after, filter }, { caller, services }) => {
       requireAdmin(caller, 'auditLog');
-      const size = firstOf(first, 50, 500);
-      const from = afterOf('audit', after);
-      const beforeId = from === undefined ? undefined : Number(from);
-      if (beforeId !== undefined && !Number.isInteger(beforeId))
-        throw badInput('after', 'after is not a cursor of this list');
+      const size = pageSize(first);
+      const beforeId = afterNumberOf('audit', after);
       const rows = await services.infra.clients.auditLog({
         first: size + 1,
         beforeId,
@@ -404,13 +344,7 @@ builder.queryField('auditLog', (t) =>
         since: filter?.since ?? undefined,
         until: filter?.until ?? undefined,
       });
-      const edges = rows
-        .slice(0, size)
-        .map((node) => ({ cursor: toCursor('audit', node.id), node }));
-      return {
-        edges,
-        pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null },
-      };
+      return pageOf(rows, size, (node) => toCursor('audit', node.id));
     },
   }),
 );

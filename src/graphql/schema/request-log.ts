@@ -4,7 +4,7 @@
  * token's bearer, its own user's); an admin everyone's.
  */
 import DataLoader from 'dataloader';
-import { badInput, ErrorCodes, GatewayError } from '../../gateway/errors.js';
+import { ErrorCodes, GatewayError } from '../../gateway/errors.js';
 import type { Caller } from '../../gateway/types.js';
 import type {
   LoggedAttempt,
@@ -16,7 +16,7 @@ import { builder } from '../builder.js';
 import type { Context } from '../context.js';
 import { FinishReasonEnum, ToolCallRef } from './completion.js';
 import { RequestStatusEnum } from './events.js';
-import { fromCursor, PageInfoRef, pageSize, toCursor, type PageInfoShape } from './page-info.js';
+import { afterNumberOf, connectionRef, pageOf, pageSize, toCursor } from './connection.js';
 import { CacheStatusEnum } from './semantic-cache.js';
 
 /** The bodies of every entry an operation shows, in one query. */
@@ -119,25 +119,7 @@ const EntryRef = builder.objectRef<LoggedRequest>('RequestLogEntry').implement({
   }),
 });
 
-const EdgeRef = builder
-  .objectRef<{ cursor: string; node: LoggedRequest }>('RequestLogEdge')
-  .implement({
-    fields: (t) => ({
-      cursor: t.exposeString('cursor'),
-      node: t.field({ type: EntryRef, resolve: (e) => e.node }),
-    }),
-  });
-
-const ConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: LoggedRequest }[]; pageInfo: PageInfoShape }>(
-    'RequestLogConnection',
-  )
-  .implement({
-    fields: (t) => ({
-      edges: t.field({ type: [EdgeRef], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => c.pageInfo }),
-    }),
-  });
+const ConnectionRef = connectionRef('RequestLog', EntryRef);
 
 const FilterInput = builder.inputType('RequestLogFilter', {
   fields: (t) => ({
@@ -171,18 +153,8 @@ builder.queryField('requests', (t) =>
     description: 'The request log (`requestLog.enabled`), newest first.',
     args: { filter: t.arg({ type: FilterInput }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_, { filter, first, after }, { caller, services }) => {
-      let size: number;
-      try {
-        size = pageSize(first, 50, 500);
-      } catch (error) {
-        throw badInput('first', (error as Error).message);
-      }
-      let beforeSeq: number | undefined;
-      if (after != null) {
-        beforeSeq = Number(fromCursor('request', after));
-        if (!Number.isInteger(beforeSeq))
-          throw badInput('after', 'after is not a cursor of this list');
-      }
+      const size = pageSize(first);
+      const beforeSeq = afterNumberOf('request', after);
       const wanted: RequestLogFilter = scopeOf(caller, filter?.client);
       if (filter?.from) wanted.from = filter.from;
       if (filter?.to) wanted.to = filter.to;
@@ -196,13 +168,7 @@ builder.queryField('requests', (t) =>
       // Read your writes: what just finished is listed, not 250 ms later.
       await store.flush().catch(() => {});
       const rows = await store.list(wanted, size + 1, beforeSeq);
-      const edges = rows
-        .slice(0, size)
-        .map((node) => ({ cursor: toCursor('request', node.seq), node }));
-      return {
-        edges,
-        pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null },
-      };
+      return pageOf(rows, size, (node) => toCursor('request', node.seq));
     },
   }),
 );
