@@ -8,6 +8,7 @@
  * except in the cache-hit section.
  *
  *   BENCH_SECONDS=6 BENCH_WARMUP=2   length of each measured run and of its warm-up
+ *   BENCH_FRESH_WARMUP=30             tracing: the load each Conduit takes before it is measured
  *   BENCH_ONLY=plain,stream,ws,latency,ttft,hold,hold-ws,tracing,requestlog   sections to run (all by default)
  *   BENCH_TRACING_BASE=DIR            tracing: also run a build without tracing (off costs nothing?)
  *   BENCH_PROFILE=DIR                 run Conduit with --cpu-prof, profiles written to DIR
@@ -44,6 +45,8 @@ import { connect, holdSubscriptions, subscribeOnce, wsStreams, type WsTarget } f
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const warmup = Number(process.env.BENCH_WARMUP ?? 2);
+/** A Conduit started for one section, run before it is measured: until its cache and heap are grown. */
+const freshWarmup = Number(process.env.BENCH_FRESH_WARMUP ?? 30);
 const only = process.env.BENCH_ONLY?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const profileDir = process.env.BENCH_PROFILE;
@@ -461,6 +464,11 @@ async function tracingSection(
   ];
   const connections = 16;
   try {
+    // A fresh Conduit grows for its first ~30 s of load (its cache and heap fill), costing more
+    // a request meanwhile: each is run that long before it is measured (the run's own too, which
+    // is fresh when this section runs alone).
+    for (const [, conduit] of runsOf)
+      await cannon(targetsOf(conduit)[0]!, connections, freshWarmup);
     out(
       `
 Tracing: the same Conduit with traces off and on (every request sampled, OTLP/HTTP protobuf, the default, ` +

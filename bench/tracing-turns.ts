@@ -6,10 +6,11 @@
  * Conduit's CPU per request (from /proc), and the ratios of the sums.
  * - `sampled`: one Conduit tracing, requests with a sampled `traceparent` against unsampled ones;
  * - `onoff`: two Conduits, tracing off and on (every request sampled);
- * - `unsampled`: two Conduits, tracing off and on, no request sampled: what tracing costs a request it does not record;
  * - `unsampled`: two Conduits, tracing off and on, no request sampled: what tracing costs a
  *   request it does not record;
  * - `aa`: two Conduits alike, tracing off: how far two processes differ with nothing between them.
+ * BENCH_WARMUP (seconds, default 2): the load each side takes before the turns; a fresh Conduit
+ * costs more a request for its first ~30 s of load, while its cache and heap grow.
  */
 import { cannon, type Target } from './load.js';
 import { cpuMs, forkServer, pin, startConduit, type Child } from './servers.js';
@@ -57,7 +58,8 @@ for (const server of servers) pin(server.pid, '0');
 for (const pid of [process.pid, upstream.pid, sink.pid]) pin(pid, '1');
 const totals = new Map(names.map((name) => [name, { rps: 0, cpu: 0 }]));
 try {
-  for (const { target } of Object.values(sides)) await cannon(target, 16, 2);
+  const warm = Number(process.env.BENCH_WARMUP ?? 2);
+  for (const { target } of Object.values(sides)) await cannon(target, 16, warm);
   for (let round = 0; round < Number(turns) * 2; round++) {
     for (const name of round % 2 ? [...names].reverse() : names) {
       const { server, target } = sides[name]!;
