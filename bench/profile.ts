@@ -5,7 +5,7 @@
  * req/s), and with DIR runs the server under --cpu-prof, writing the profile there.
  * BENCH_DIST picks the build, as for bench/run.ts; BENCH_REQUESTLOG=1 turns the request log on;
  * BENCH_TRACING=1 turns tracing on, exporting to a local sink (bench/otlp-sink.ts), every request
- * carrying a `traceparent`.
+ * carrying a `traceparent`, sampled unless BENCH_TRACEFLAGS=00 (what an unrecorded request costs).
  */
 import { cannon } from './load.js';
 import { cpuMs, forkServer, pin as pinTo, startConduit } from './servers.js';
@@ -26,7 +26,7 @@ const upstream = await forkServer('upstream.ts');
 pin(upstream.pid, '1');
 const proxied = which.startsWith('proxy');
 const sink = process.env.BENCH_TRACING ? await forkServer('otlp-sink.ts') : undefined;
-const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const traceparent = `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-${process.env.BENCH_TRACEFLAGS ?? '01'}`;
 const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 const server = proxied
   ? await forkServer('proxy.ts', [upstream.url], profile)
