@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/tracing-turns.ts [sampled|onoff|aa] [turns] [seconds]`: what tracing
+ * `node --import tsx bench/tracing-turns.ts [sampled|onoff|unsampled|aa] [turns] [seconds]`: what tracing
  * costs Conduit, with every server on CPU 0 and the upstream, the sink and autocannon on CPU 1
  * (taskset), so that the scheduler's placement does not move the figure; non-streamed REST at
  * concurrency 16, the two sides in turns (the order turned each round), each turn's req/s and

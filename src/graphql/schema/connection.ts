@@ -6,11 +6,11 @@
  *
  * @see https://relay.dev/graphql/connections.htm
  */
-import type { ObjectRef, SchemaTypes } from '@pothos/core';
+import type { ObjectRef } from '@pothos/core';
 import { badInput } from '../../gateway/errors.js';
 import { builder } from '../builder.js';
 
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : SchemaTypes;
+type Types = typeof builder.$inferSchemaTypes;
 
 export interface PageInfoShape {
   hasNextPage: boolean;
